@@ -220,12 +220,14 @@ def inventory(lab, python, ovn=None):
     """The inventory the runbooks use, in the contract of docs/inventory.md."""
     hosts = {}
     for node in lab["nodes"]:
+        # A node answers from its uplink and from its pod gateways (ICMP errors to pods come from those).
+        node_ips = [node["underlay_ip"], node["underlay_ip6"]] + [gw.split("/")[0] for gw in node["gateways"]]
         hosts[node["name"]] = {
             "ansible_connection": "local",
             "ansible_python_interpreter": python,
             "tracekit_netns": node["netns"],
             "tracekit_node_ip": node["underlay_ip"],
-            "tracekit_node_ips": [node["underlay_ip"], node["underlay_ip6"]],
+            "tracekit_node_ips": node_ips,
             "tracekit_pod_cidrs": node["pod_cidrs"],
         }
     endpoints = {}
@@ -235,7 +237,7 @@ def inventory(lab, python, ovn=None):
                                   "host_interface": pod["host_if"]}
     for node in lab["nodes"]:
         endpoints[node["name"]] = {"node": node["name"], "netns": node["netns"], "ip": node["underlay_ip"],
-                                   "ips": [node["underlay_ip"], node["underlay_ip6"]], "kind": "node"}
+                                   "ips": hosts[node["name"]]["tracekit_node_ips"], "kind": "node"}
     services = {}
     for svc in lab["services"]:
         services[svc["name"]] = {"ip": svc["vip"], "protocol": svc["protocol"], "port": svc["port"],
