@@ -209,8 +209,9 @@ def nft_ruleset(lab, node):
             policy.append('    %s daddr %s meta l4proto %s %s dport %d counter %s comment "%s"'
                           % ("ip6" if ":" in ip else "ip", ip, fault["protocol"], fault["protocol"], fault["port"],
                              verdict, fault["name"]))
-    body = ["  chain svc_dnat {", "    type nat hook prerouting priority dstnat; policy accept;"] + lines + ["  }",
-            "  chain pod_policy {", "    type filter hook forward priority filter; policy accept;"] + policy + ["  }"]
+    body = (["  chain svc_dnat {", "    type nat hook prerouting priority dstnat; policy accept;"] + lines
+            + ["  }", "  chain pod_policy {", "    type filter hook forward priority filter; policy accept;"]
+            + policy + ["  }"])
     text = "\n".join(body)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     return digest, 'table inet %s {\n  comment "tracekit-lab %s"\n%s\n}\n' % (NFT_TABLE, digest, text)

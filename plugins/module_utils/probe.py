@@ -227,8 +227,8 @@ def describe(pkt):
         fields.update(protocol="icmpv6", icmp_type=getattr(l4, "type", None), icmp_code=getattr(l4, "code", None))
         if isinstance(l4, (ICMPv6EchoRequest, ICMPv6EchoReply)):
             fields.update(icmp_id=l4.id, icmp_seq=l4.seq)
-        text = "ICMPv6 %s > %s type %s code %s" % (fields["src"], fields["dst"], fields["icmp_type"],
-                                                  fields["icmp_code"])
+        text = "ICMPv6 %s > %s type %s code %s" % (
+            fields["src"], fields["dst"], fields["icmp_type"], fields["icmp_code"])
     text += " ttl=%s dscp=%s" % (fields.get("ttl"), fields.get("dscp"))
     if fields.get("ip_id") is not None:
         text += " id=%d" % fields["ip_id"]
