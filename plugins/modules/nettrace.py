@@ -27,7 +27,7 @@ description:
     C(/usr/src/linux-headers-*) pair.
   - Tracepoints are global, so one capture in the root namespace sees every namespace of the node; use
     O(netns) to keep only some.
-  - Run it with C(async) and C(poll: 0) to capture on many nodes while a probe is injected; the module writes
+  - Run it with C(async) and C(poll=0) to capture on many nodes while a probe is injected; the module writes
     O(ready_file) once every program is attached, so the play can wait for it before injecting.
   - No BPF program stays attached after the module ends, whatever the way it ends (BPF links are file
     descriptors of the module's process; SIGTERM, SIGINT and SIGHUP end the capture early and detach).
