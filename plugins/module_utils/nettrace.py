@@ -40,9 +40,6 @@ ALL_KINDS = ("DROP", "RST_SENT", "RST_RECV", "SOCK_ERR", "RETRANS")
 DEBIAN_DIST_PACKAGES = ("/usr/lib/python3/dist-packages", "/usr/lib64/python3/site-packages",
                         "/usr/lib/python3/site-packages")
 L4_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp", 136: "udplite", 262: "mptcp"}
-EVENT_KEYS = ("time", "timestamp", "type", "reason_code", "reason", "probe", "src_ip", "src_port", "dst_ip",
-              "dst_port", "protocol", "family", "netns", "netns_name", "location", "state", "errno", "ip_id",
-              "dscp", "flow_label")
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
