@@ -21,6 +21,7 @@ import datetime
 import errno
 import ipaddress
 import json
+import mmap
 import os
 import shutil
 import signal
@@ -33,7 +34,8 @@ from ansible_collections.netdiag.tracekit.plugins.module_utils import kernel_fac
 from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel_facts import KernelFactsError
 from ansible_collections.netdiag.tracekit.plugins.module_utils import nettrace_bpf
 from ansible_collections.netdiag.tracekit.plugins.module_utils.nettrace_bpf import (
-    EVENT, EVENT_KINDS, TYPE_NAMES, F_TIE, F_REASON, F_STATE)
+    EVENT, RECORD, EVENT_KINDS, TYPE_NAMES, F_TIE, F_REASON, F_STATE)
+from ansible_collections.netdiag.tracekit.plugins.module_utils.bpf_ringbuf import RingBufReader
 from ansible_collections.netdiag.tracekit.plugins.module_utils import netns as netns_utils
 
 ALL_KINDS = ("DROP", "RST_SENT", "RST_RECV", "SOCK_ERR", "RETRANS")
@@ -148,6 +150,8 @@ class Decoder(object):
         self.clock_offset = clock_offset
         self._addr_cache = {}
         self._loc_cache = {}
+        self._sec_cache = {}
+        self._name_cache = {}
 
     def _addr(self, family, raw):
         key = (family, raw)
@@ -171,53 +175,76 @@ class Decoder(object):
             self._loc_cache[addr] = self.kallsyms.lookup(addr) or "0x%x" % addr
         return self._loc_cache[addr]
 
-    def decode(self, records):
-        """Decode an iterable of raw records (bytes) into a list of event dicts, in kernel time order."""
+    def decode(self, chunks, limit=None):
+        """Decode ring-buffer chunks (records with their 8-byte headers) into event dicts, in kernel time order."""
         out = []
-        unpack = EVENT.unpack
-        for raw in records:
-            out.append(self.event(unpack(raw)))
+        event = self.event
+        for chunk in chunks:
+            out.extend(event(fields) for fields in RECORD.iter_unpack(chunk))
+            if limit and len(out) >= limit:
+                del out[limit:]
+                break
         out.sort(key=lambda e: e["timestamp"])
         return out
 
-    def event(self, fields):
-        (ts, location, netns, reason, saddr, daddr, sport, dport, family, etype, l4proto, tag, dscp, flags,
-         _pad, state) = fields
+    def _time(self, epoch):
+        """ISO 8601 UTC with microseconds; the part up to the second is cached (floods share seconds)."""
+        sec, micro = divmod(int(round(epoch * 1e6)), 1000000)
+        prefix = self._sec_cache.get(sec)
+        if prefix is None:
+            prefix = datetime.datetime.fromtimestamp(sec, tz=datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            self._sec_cache = {sec: prefix}
+        return "%s.%06dZ" % (prefix, micro)
+
+    def _names(self, etype, reason, flags, state):
+        """(type, reason_code, reason, state, errno, probe) for one combination, cached."""
+        key = (etype, reason, flags, state)
+        names = self._name_cache.get(key)
+        if names is not None:
+            return names
         kind = TYPE_NAMES.get(etype, str(etype))
-        epoch = ts / 1e9 + self.clock_offset
-        has_addr = family in (2, 10)
         state_name = self.tcp_states.get(state, str(state)) if flags & F_STATE and state else None
         reason_code = reason if flags & F_REASON else None
         err_name = None
-        if kind == "DROP":
-            reason_name = self.drop_reasons.get(reason, str(reason)) if reason_code is not None else None
-        elif kind == "RST_SENT":
-            reason_name = self.rst_reasons.get(reason, str(reason)) if reason_code is not None else None
+        reason_name = None
+        if kind == "DROP" and reason_code is not None:
+            reason_name = self.drop_reasons.get(reason, str(reason))
+        elif kind == "RST_SENT" and reason_code is not None:
+            reason_name = self.rst_reasons.get(reason, str(reason))
         elif kind == "SOCK_ERR":
             err_name = errno.errorcode.get(reason, str(reason))
             reason_name = err_name
         elif kind == "RETRANS":
             reason_name = state_name
-        else:
-            reason_name = None
+        names = (kind, reason_code, reason_name, state_name, err_name,
+                 EVENT_KINDS[kind][3] if kind in EVENT_KINDS else None)
+        self._name_cache[key] = names
+        return names
+
+    def event(self, fields):
+        (ts, location, netns, reason, saddr, daddr, sport, dport, family, etype, l4proto, tag, dscp, flags,
+         _pad, state) = fields
+        kind, reason_code, reason_name, state_name, err_name, probe = self._names(etype, reason, flags, state)
+        epoch = ts / 1e9 + self.clock_offset
+        has_addr = family == 2 or family == 10
+        has_ports = has_addr and (sport or dport)
         tie = flags & F_TIE
         return {
-            "time": datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).isoformat(
-                timespec="microseconds").replace("+00:00", "Z"),
+            "time": self._time(epoch),
             "timestamp": round(epoch, 6),
             "type": kind,
             "reason_code": reason_code,
             "reason": reason_name,
-            "probe": EVENT_KINDS[kind][3] if kind in EVENT_KINDS else None,
+            "probe": probe,
             "src_ip": self._addr(family, saddr) if has_addr else None,
-            "src_port": sport if has_addr and (sport or dport) else None,
+            "src_port": sport if has_ports else None,
             "dst_ip": self._addr(family, daddr) if has_addr else None,
-            "dst_port": dport if has_addr and (sport or dport) else None,
+            "dst_port": dport if has_ports else None,
             "protocol": L4_NAMES.get(l4proto, str(l4proto)) if l4proto else None,
-            "family": {2: "ipv4", 10: "ipv6"}.get(family),
+            "family": "ipv4" if family == 2 else "ipv6" if family == 10 else None,
             "netns": netns or None,
             "netns_name": self.netns_names.get(netns),
-            "location": self._location(location) if kind == "DROP" else None,
+            "location": self._location(location) if etype == 1 else None,
             "state": state_name,
             "errno": err_name,
             "ip_id": tag if tie and family == 2 else None,
@@ -279,12 +306,14 @@ class NettraceSession(object):
         self.max_events = max_events
         if ringbuf_mb < 1 or ringbuf_mb & (ringbuf_mb - 1):
             raise NettraceError("the ring buffer size must be a power of two in MiB, got %s" % ringbuf_mb)
-        self.ringbuf_pages = ringbuf_mb * 256
+        self.ringbuf_pages = ringbuf_mb * 1024 * 1024 // mmap.PAGESIZE
         self.ready_file = ready_file
         self.kernel_src = kernel_src
         self.private_dir = None
         self.bpf = None
-        self.records = []
+        self.chunks = []
+        self.received = 0
+        self.reader = None
         self.attach_seconds = None
         self.capture_seconds = None
         self.stopped_by = None
@@ -390,15 +419,14 @@ class NettraceSession(object):
                 table[table.Key(inode)] = table.Leaf(1)
 
     def _open_ring(self):
-        records = self.records
-        string_at = ctypes.string_at
-        size = EVENT.size
+        self.reader = RingBufReader(self.bpf[b"events"].map_fd, self.ringbuf_pages * mmap.PAGESIZE, EVENT.size)
 
-        def on_event(_ctx, data, _size):
-            records.append(string_at(data, size))
-            return 0
-
-        self.bpf[b"events"].open_ring_buffer(on_event)
+    def consume(self):
+        """Move every committed record from the ring buffer into ``chunks``; return how many."""
+        chunks, count = self.reader.consume()
+        self.chunks.extend(chunks)
+        self.received += count
+        return count
 
     def _write_ready(self):
         info = {"pid": os.getpid(), "attached_at": round(time.time(), 6),
@@ -412,18 +440,18 @@ class NettraceSession(object):
         except OSError as exc:
             raise NettraceError("cannot write ready_file %s: %s" % (self.ready_file, exc.strerror))
 
-    def capture(self, duration, poll_ms=100):
-        """Poll the ring buffer for ``duration`` seconds, until max_events, or until a stop signal."""
+    def capture(self, duration, poll_ms=50):
+        """Drain the ring buffer every ``poll_ms`` for ``duration`` seconds, until max_events or a stop signal."""
         start = time.monotonic()
         deadline = start + duration
-        poll = self.bpf.ring_buffer_poll
         while self.stopped_by is None:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.stopped_by = "duration"
                 break
-            poll(int(min(poll_ms, left * 1000)) + 1)
-            if self.max_events and len(self.records) >= self.max_events:
+            time.sleep(min(poll_ms / 1000.0, left))
+            self.consume()
+            if self.max_events and self.received >= self.max_events:
                 self.stopped_by = "max_events"
         self.capture_seconds = round(time.monotonic() - start, 3)
         self.finish()
@@ -433,7 +461,7 @@ class NettraceSession(object):
         if self.bpf is None:
             return
         self._detach()
-        self.bpf.ring_buffer_consume()
+        self.consume()
         self.counters = self.read_counters()
 
     def _detach(self):
@@ -454,7 +482,7 @@ class NettraceSession(object):
         for idx in range(nettrace_bpf.N_COUNTERS):
             values[idx] = sum(table[table.Key(idx)])
         seen = dict((kind, values[EVENT_KINDS[kind][0]]) for kind in self.kinds)
-        received = len(self.records)
+        received = self.received
         kept = min(received, self.max_events) if self.max_events else received
         out = {
             "seen": sum(seen.values()),
@@ -472,6 +500,9 @@ class NettraceSession(object):
     def close(self):
         """Detach and free everything; safe to call more than once and after failures."""
         try:
+            if self.reader is not None:
+                self.reader.close()
+                self.reader = None
             if self.bpf is not None:
                 self._detach()
                 self.bpf.cleanup()
@@ -488,8 +519,7 @@ class NettraceSession(object):
         names.update((k, v) for k, v in self.netns_filter.items() if v)
         decoder = Decoder(self.facts["drop_reasons"], self.facts["rst_reasons"], self.facts["tcp_states"],
                           netns_names=names, clock_offset=getattr(self, "clock_offset", 0.0))
-        records = self.records[:self.max_events] if self.max_events else self.records
-        events = decoder.decode(records)
+        events = decoder.decode(self.chunks, self.max_events)
         counts = dict((kind, 0) for kind in self.kinds)
         for event in events:
             counts[event["type"]] = counts.get(event["type"], 0) + 1

@@ -140,7 +140,7 @@ def test_merge_tree(tmp_path):
 
 
 def test_decoder_on_hand_packed_record():
-    raw = struct.pack("<QQII16s16sHHHBBIBBHI4x", 5_000_000_000, 0xffffffff81000010, 4026532815, 12,
+    raw = struct.pack("<8xQQII16s16sHHHBBIBBHI4x", 5_000_000_000, 0xffffffff81000010, 4026532815, 12,
                       b"\0" * 10 + b"\xff\xff" + socket.inet_aton("10.0.0.1"),
                       b"\0" * 10 + b"\xff\xff" + socket.inet_aton("10.0.0.2"),
                       40000, 9, 2, 1, 17, 0x4a7e, 46, nb.F_TIE | nb.F_REASON, 0, 0)
