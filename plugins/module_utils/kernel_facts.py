@@ -465,8 +465,9 @@ def _version_key(name):
     return [int(x) if x.isdigit() else x for x in re.split(r"[.-]", name)]
 
 
-def headers_pair(root=HEADERS_ROOT):
+def headers_pair(root=None):
     """(arch dir, common dir) of the newest Debian-style linux-headers-* pair under ``root``, or None."""
+    root = root or HEADERS_ROOT
     try:
         names = os.listdir(root)
     except OSError:

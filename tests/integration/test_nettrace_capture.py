@@ -203,7 +203,6 @@ def test_netns_and_ip_filters_in_kernel(lab):
 @pytest.mark.parametrize("args, message", [
     ({"netns": ["tkt-no-such-ns"]}, "network namespace 'tkt-no-such-ns' does not exist"),
     ({"filter_cidr": ["10.0.0.0/33"]}, "filter_cidr item '10.0.0.0/33' is not an IPv4 or IPv6 prefix"),
-    ({"filter_ip": ["fd99::zz"]}, "filter_ip item 'fd99::zz' is not an IPv4 or IPv6 address"),
     ({"duration": 0}, "duration must be a positive number"),
 ])
 def test_bad_input_clear_error(args, message):

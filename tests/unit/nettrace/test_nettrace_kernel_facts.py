@@ -187,3 +187,18 @@ def test_missing_bcc_names_the_package(monkeypatch):
 def test_no_btf_is_a_clear_error(tmp_path):
     with pytest.raises(kf.KernelFactsError, match="no BTF"):
         kf.vmlinux_btf(str(tmp_path / "missing"))
+
+
+def test_kernel_source_choices(tmp_path, monkeypatch):
+    monkeypatch.setattr(kf, "HEADERS_ROOT", str(tmp_path / "src"))
+    (tmp_path / "src").mkdir()
+    with pytest.raises(kf.KernelFactsError, match="no kernel headers for BCC.*linux-headers"):
+        kf.kernel_source(release="0.0-none", default=str(tmp_path / "absent"), private_dir=str(tmp_path))
+    for name in ("linux-headers-6.1.0-9-amd64", "linux-headers-6.1.0-10-amd64"):
+        (tmp_path / "src" / name / "include").mkdir(parents=True)
+        (tmp_path / "src" / name.replace("amd64", "common") / "include" / "linux").mkdir(parents=True)
+    path, how = kf.kernel_source(release="0.0-none", default=str(tmp_path / "absent"), private_dir=str(tmp_path))
+    assert "6.1.0-10-amd64" in how and os.path.isdir(os.path.join(path, "include", "linux"))
+    prepared = tmp_path / "prepared"
+    (prepared / "include").mkdir(parents=True)
+    assert kf.kernel_source(release="0.0-none", default=str(prepared)) == (str(prepared), str(prepared))
