@@ -140,7 +140,7 @@ def flood(binary, count, rate):
     """SENDERS parallel senders share ``count`` packets and ``rate``; return (packets sent, seconds)."""
     procs = [subprocess.Popen(["ip", "netns", "exec", NS_S, binary, DST, "9", str(count // SENDERS),
                                str(MAX_SECONDS), str(rate // SENDERS)], stdout=subprocess.PIPE, text=True)
-             for _ in range(SENDERS)]
+             for _sender in range(SENDERS)]
     sent, seconds = 0, 0.0
     for proc in procs:
         out, _err = proc.communicate(timeout=MAX_SECONDS + 30)
@@ -252,8 +252,8 @@ def main():
     print("  %-12s %10s %10s %10s %8s %12s" % ("offered/s", "sent", "seconds", "received", "lost", "received/s"))
     best, best_near = 0, 0
     for row in rows:
-        print("  %-12s %10d %10.2f %10d %8d %12.0f" % (row["rate"] or "max", row["sent"], row["seconds"],
-                                                    row["received"], row["lost"], row["per_s"]))
+        print("  %-12s %10d %10.2f %10d %8d %12.0f" % (
+            row["rate"] or "max", row["sent"], row["seconds"], row["received"], row["lost"], row["per_s"]))
         if row["lost"] == 0 and row["received"] >= row["sent"]:
             best = max(best, row["per_s"])
         if row["lost"] <= row["sent"] // 100000:

@@ -9,7 +9,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: parse_nettrace
-author: netdiag.tracekit developers
+author: netdiag.tracekit developers (@netdiag)
 version_added: 0.1.0
 short_description: Parse Retina nettrace output or the nettrace module's table into events
 description:

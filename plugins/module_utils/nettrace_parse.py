@@ -184,7 +184,7 @@ LINE_KINDS = (
     ("blank", lambda line: not line.strip(), None),
     ("header", _HEADER_RE.match, None),
     ("rule", _RULE_RE.match, None),
-    ("json", lambda line: line.lstrip().startswith("{"), lambda line, reasons: _from_json(line, reasons)),
+    ("json", lambda line: line.lstrip().startswith("{"), _from_json),
     ("table", _TABLE_RE.match, _from_table),
 )
 

@@ -11,7 +11,10 @@ DOCUMENTATION = r"""
 module: nettrace
 short_description: Capture packet drops, TCP resets, socket errors and retransmissions with eBPF
 version_added: 0.1.0
-author: netdiag.tracekit developers
+author:
+  - netdiag.tracekit developers (@netdiag)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 description:
   - Attaches small eBPF programs (BCC) to the kernel tracepoints C(skb:kfree_skb), C(tcp:tcp_send_reset),
     C(tcp:tcp_receive_reset), C(tcp:tcp_retransmit_skb) and the raw tracepoint C(sock:inet_sk_error_report)

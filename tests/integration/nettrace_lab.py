@@ -148,7 +148,7 @@ class Lab(object):
         def run():
             family = socket.AF_INET6 if ":" in addr else socket.AF_INET
             sock = socket.socket(family, socket.SOCK_DGRAM)
-            for _ in range(count):
+            for _packet in range(count):
                 sock.sendto(b"tkt", (addr, port))
             sock.close()
         self._in(which, run)
