@@ -187,9 +187,9 @@ class Decoder(object):
         out.sort(key=lambda e: e["timestamp"])
         return out
 
-    def _time(self, epoch):
+    def _time(self, micros):
         """ISO 8601 UTC with microseconds; the part up to the second is cached (floods share seconds)."""
-        sec, micro = divmod(int(round(epoch * 1e6)), 1000000)
+        sec, micro = divmod(micros, 1000000)
         prefix = self._sec_cache.get(sec)
         if prefix is None:
             prefix = datetime.datetime.fromtimestamp(sec, tz=datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
@@ -225,13 +225,13 @@ class Decoder(object):
         (ts, location, netns, reason, saddr, daddr, sport, dport, family, etype, l4proto, tag, dscp, flags,
          _pad, state) = fields
         kind, reason_code, reason_name, state_name, err_name, probe = self._names(etype, reason, flags, state)
-        epoch = ts / 1e9 + self.clock_offset
+        micros = int(round(ts / 1e3 + self.clock_offset * 1e6))
         has_addr = family == 2 or family == 10
         has_ports = has_addr and (sport or dport)
         tie = flags & F_TIE
         return {
-            "time": self._time(epoch),
-            "timestamp": round(epoch, 6),
+            "time": self._time(micros),
+            "timestamp": micros / 1e6,
             "type": kind,
             "reason_code": reason_code,
             "reason": reason_name,
