@@ -202,3 +202,9 @@ def test_kernel_source_choices(tmp_path, monkeypatch):
     prepared = tmp_path / "prepared"
     (prepared / "include").mkdir(parents=True)
     assert kf.kernel_source(release="0.0-none", default=str(prepared)) == (str(prepared), str(prepared))
+
+
+def test_tracefs_missing_says_how_to_mount(tmp_path, monkeypatch):
+    monkeypatch.setattr(kf, "TRACEFS_CANDIDATES", (str(tmp_path / "tracing"),))
+    with pytest.raises(kf.KernelFactsError, match="mount -t tracefs nodev /sys/kernel/tracing"):
+        kf.tracefs_dir(mount=False)
