@@ -209,3 +209,21 @@ def test_bad_input_clear_error(args, message):
     need_root()
     result = run_module("netdiag.tracekit.nettrace", args, timeout=120)
     assert result.get("failed") and message in result["msg"], result
+
+
+def test_max_events_ends_the_capture_early(lab):
+    from ansible_collections.netdiag.tracekit.plugins.module_utils.nettrace import NettraceSession
+    import threading
+    session = NettraceSession(kinds=["DROP"], netns=[lab.ns["d"]], filter_cidr=["10.97.0.0/24"], max_events=3)
+    with session:
+        session.prepare()
+        session.attach()
+        sender = threading.Timer(0.2, lab.udp, args=("c", "10.97.0.2", 9), kwargs={"count": 20})
+        sender.start()
+        session.capture(20)
+        sender.join()
+        result = session.result()
+    assert result["stopped_by"] == "max_events" and result["capture_seconds"] < 10
+    assert len(result["events"]) == 3 and result["counts"] == {"DROP": 3}
+    assert result["counters"]["received"] == 3 + result["counters"]["over_max_events"]
+    assert all(e["dst_port"] == 9 and e["reason"] == "NETFILTER_DROP" for e in result["events"])
