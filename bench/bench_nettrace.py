@@ -259,8 +259,8 @@ def main():
     print("  attach time: %.2f s (target < %.0f s)   peak memory (RSS): %.0f MB" % (attach, TARGET_ATTACH, peak_mb))
     print("  senders' ceiling with no tracer: %.0f packets/s (%d senders; the machine's load limits it)"
           % (ceiling_sent / ceiling_s, SENDERS))
-    print("  %-12s %10s %10s %10s %8s %12s %14s" % ("offered/s", "sent", "seconds", "received", "lost", "received/s",
-                                                   "drain cap./s"))
+    columns = ("offered/s", "sent", "seconds", "received", "lost", "received/s", "drain cap./s")
+    print("  %-12s %10s %10s %10s %8s %12s %14s" % columns)
     best, best_near = 0, 0
     for row in rows:
         print("  %-12s %10d %10.2f %10d %8d %12.0f %14.0f" % (
