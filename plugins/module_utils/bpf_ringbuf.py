@@ -51,11 +51,25 @@ class RingBufReader(object):
             except (ValueError, OSError):
                 pass
 
+    def _clean_prefix(self, chunk, count):
+        """How many records at the start of ``chunk`` are committed, not discarded, and of our size."""
+        stride = self.stride
+        flags = chunk[3::stride]
+        sizes = chunk[0::stride]
+        size = self.record_size & 0xff
+        if max(flags) < 0x40 and sizes.count(size) == count:
+            return count
+        for index in range(count):
+            if flags[index] >= 0x40 or sizes[index] != size:
+                return index
+        return count
+
     def consume(self, limit=None):
         """Return a list of chunks (bytes); each chunk holds whole records of ``stride`` bytes, header first.
 
         Stops at the first record still being written (BUSY), at ``limit`` records, or when the ring is empty.
-        Discarded records and records of another size are skipped (and counted in ``skipped``).
+        Discarded records and records of another size are skipped (and counted in ``skipped``). Committed
+        records before a busy one are taken in one slice, so a busy record never makes the copy quadratic.
         """
         cons = _U64.unpack_from(self._cons, 0)[0]
         prod = _U64.unpack_from(self._prod, 0)[0]
@@ -71,11 +85,11 @@ class RingBufReader(object):
             if count:
                 off = base + (cons & self.mask)
                 chunk = self._prod[off:off + count * stride]
-                # all headers committed and of our size? (byte 3 holds BUSY/DISCARD, bytes 0-1 the length)
-                if max(chunk[3::stride]) < 0x40 and set(chunk[0::stride]) == {self.record_size & 0xff}:
-                    chunks.append(chunk)
-                    taken += count
-                    cons += count * stride
+                good = self._clean_prefix(chunk, count)
+                if good:
+                    chunks.append(chunk if good == count else chunk[:good * stride])
+                    taken += good
+                    cons += good * stride
                     continue
             # slow path: one record at a time, up to the first busy one
             off = base + (cons & self.mask)
