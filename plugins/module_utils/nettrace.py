@@ -299,7 +299,7 @@ class NettraceSession(object):
     """One capture. Use as ``with NettraceSession(...) as s: s.attach(); s.capture(30); result = s.result()``."""
 
     def __init__(self, kinds=None, filter_ip=None, filter_cidr=None, netns=None, max_events=10000,
-                 ringbuf_mb=8, ready_file=None, kernel_src=kernel_facts.KERNEL_SRC_DEFAULT):
+                 ringbuf_mb=8, ready_file=None, kernel_src=kernel_facts.KERNEL_SRC_DEFAULT, stop_file=None):
         self.kinds = parse_kinds(kinds)
         self.filters = parse_filters(filter_ip, filter_cidr)
         self.netns_filter = resolve_netns(netns)
@@ -308,6 +308,7 @@ class NettraceSession(object):
             raise NettraceError("the ring buffer size must be a power of two in MiB, got %s" % ringbuf_mb)
         self.ringbuf_pages = ringbuf_mb * 1024 * 1024 // mmap.PAGESIZE
         self.ready_file = ready_file
+        self.stop_file = stop_file
         self.kernel_src = kernel_src
         self.private_dir = None
         self.bpf = None
@@ -352,6 +353,8 @@ class NettraceSession(object):
         check_root()
         if self.ready_file:
             _remove_stale(self.ready_file)
+        if self.stop_file:
+            _remove_stale(self.stop_file)
         self.private_dir = tempfile.mkdtemp(prefix="netdiag-nettrace-")
         try:
             tracefs = kernel_facts.tracefs_dir()
@@ -441,7 +444,8 @@ class NettraceSession(object):
             raise NettraceError("cannot write ready_file %s: %s" % (self.ready_file, exc.strerror))
 
     def capture(self, duration, poll_ms=50):
-        """Drain the ring buffer every ``poll_ms`` for ``duration`` seconds, until max_events or a stop signal."""
+        """Drain the ring buffer every ``poll_ms`` for ``duration`` seconds, until max_events, the stop file
+        appears or a stop signal."""
         start = time.monotonic()
         deadline = start + duration
         while self.stopped_by is None:
@@ -453,6 +457,9 @@ class NettraceSession(object):
             self.consume()
             if self.max_events and self.received >= self.max_events:
                 self.stopped_by = "max_events"
+            elif self.stop_file and os.path.exists(self.stop_file):
+                # The runbook's way to end a capture as soon as the probe has its answer.
+                self.stopped_by = "stop_file"
         self.capture_seconds = round(time.monotonic() - start, 3)
         self.finish()
 

@@ -98,6 +98,14 @@ options:
       - An existing file at that path is removed when the module starts; remove it in the play before starting
         the module too, so a previous run's file cannot satisfy the wait.
     type: path
+      - When the module fails before it is attached, it writes C({"error": <message>}) there instead, so the
+        play stops waiting at once; read the file to tell the two apart.
+  stop_file:
+    description:
+      - End the capture as soon as this file exists (checked every 50 ms), and return normally.
+      - Lets a play stop every node's capture right after the probe has its answer, instead of waiting out
+        O(duration). A stale file at that path is removed when the module starts.
+    type: path
   ring_buffer_mb:
     description: Size of the BPF ring buffer in MiB (a power of two). Larger absorbs longer bursts.
     type: int
@@ -346,6 +354,7 @@ kernel_source:
   type: str
 """
 
+import json
 import os
 import sys
 import threading
@@ -384,6 +393,7 @@ def main():
             max_events=dict(type="int", default=10000),
             timeout=dict(type="int", default=60),
             ready_file=dict(type="path"),
+            stop_file=dict(type="path"),
             ring_buffer_mb=dict(type="int", default=8),
             kernel_source_dir=dict(type="path", default="/var/lib/netdiag_tracekit/kernel-src"),
         ),
@@ -400,7 +410,8 @@ def main():
         session = NettraceSession(kinds=params["events"], filter_ip=params["filter_ip"],
                                   filter_cidr=params["filter_cidr"], netns=params["netns"],
                                   max_events=params["max_events"], ringbuf_mb=params["ring_buffer_mb"],
-                                  ready_file=params["ready_file"], kernel_src=params["kernel_source_dir"])
+                                  ready_file=params["ready_file"], kernel_src=params["kernel_source_dir"],
+                                  stop_file=params["stop_file"])
         with session:
             session.prepare()
             session.attach()
@@ -408,12 +419,24 @@ def main():
             result = session.result()
     except NettraceError as exc:
         timer.cancel()
+        _report_failure(params["ready_file"], str(exc))
         module.fail_json(msg=str(exc))
     timer.cancel()
     if session.signal_name:
         module.fail_json(msg="capture interrupted by %s after %ss; every BPF program was detached"
                              % (session.signal_name, result["capture_seconds"]), **result)
     module.exit_json(changed=False, **result)
+
+
+def _report_failure(ready_file, msg):
+    """Write the failure where a waiting runbook looks, so it stops waiting at once instead of timing out."""
+    if not ready_file:
+        return
+    try:
+        with open(ready_file, "w") as handle:
+            json.dump({"error": msg}, handle)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":
