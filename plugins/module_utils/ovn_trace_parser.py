@@ -137,7 +137,7 @@ _PIPE_KEYS_DP = ("dp", "datapath", "ls", "lr", "switch", "router")
 class _Frame:
     """One open section: a pipeline, a ct recirculation, a generated packet, a clone or the root."""
 
-    __slots__ = ("kind", "ctx", "gen", "gen_index", "indent", "threshold", "last_hop", "mcast", "actions")
+    __slots__ = ("kind", "ctx", "gen", "gen_index", "indent", "threshold", "last_hop", "mcast", "actions", "own_hop")
 
     def __init__(self, kind, ctx, gen, gen_index, indent, last_hop, mcast):
         self.kind = kind
@@ -148,7 +148,8 @@ class _Frame:
         self.threshold = None
         self.last_hop = last_hop
         self.mcast = mcast
-        self.actions = None
+        self.actions = []
+        self.own_hop = False
 
 
 def _unquote(value):
@@ -187,6 +188,7 @@ class _Trace:
         self.seq = 0
         self.stack = []
         self.tail_actions = []
+        self.tail_ctx = None
         self.known = 0
         self.unknown = []
         self.unclosed = False
@@ -259,9 +261,9 @@ class _Trace:
             self.generated.append({"kind": kind, "datapath": parent.ctx.get("datapath") if parent else None,
                                    "stage": hop["stage"] if hop else None, "uuid": hop["uuid"] if hop else None,
                                    "outputs": [], "_hop": parent.last_hop if parent else None,
-                                   "_in": parent.gen if parent else None, "_seq": self.seq})
+                                   "_in": parent.gen if parent else None, "_seq": self.seq,
+                                   "_pipeline": parent.ctx.get("pipeline") if parent else None})
             frame = self.push("generated", gen=kind, gen_index=len(self.generated) - 1, indent=indent)
-            frame.actions = []
         elif gm:
             frame = self.push("clone", indent=indent)
         else:
@@ -292,6 +294,7 @@ class _Trace:
         self.hops.append(hop)
         idx = len(self.hops) - 1
         frame.last_hop = idx
+        frame.own_hop = True
         self.last_action = None
         self.event("table")
         if nm:
@@ -299,15 +302,15 @@ class _Trace:
 
     def on_action(self, text):
         frame = self.stack[-1]
-        hop = self.current_hop()
-        if hop is not None and (frame.kind != "generated" or frame.last_hop is not None
-                                and hop["generated"] == frame.gen):
-            hop["actions"].append(text)
-        elif frame.actions is not None:
+        if frame.own_hop:
+            self.hops[frame.last_hop]["actions"].append(text)
+        else:
+            # Actions of a clone or generated packet before any table of its own.
             frame.actions.append(text)
         self.last_action = text
         if frame.gen is None:
             self.tail_actions.append(text)
+            self.tail_ctx = frame.ctx
         self.event("action")
         if text == "drop;" or text == "drop":
             self.drop("explicit", "drop;", frame, frame.last_hop)
@@ -596,7 +599,7 @@ def _is_acl_stage(stage):
     return bool(stage) and bool(_RE_ACL_STAGE.match(stage))
 
 
-def _find_acl(tr, drop_hop_index, drop_seq, gen):
+def _find_acl(tr, drop_hop_index, drop_seq, gen, pipeline=None):
     """The ACL that decided: the ACL flow hop (with its log name and label) before the drop point."""
     hops = tr.hops
     acl_hop = None
@@ -657,7 +660,7 @@ def _find_acl(tr, drop_hop_index, drop_seq, gen):
     elif acl["direction"] in ("OUT", "out"):
         acl["direction"] = "to-lport"
     elif acl["direction"] is None:
-        pipe = acl["pipeline"] or (hops[drop_hop_index]["pipeline"] if drop_hop_index is not None else None)
+        pipe = acl["pipeline"] or (hops[drop_hop_index]["pipeline"] if drop_hop_index is not None else pipeline)
         stage = acl["stage"] or ""
         if "_in_" in stage or (not stage and pipe == "ingress"):
             acl["direction"] = "from-lport"
@@ -681,7 +684,7 @@ def _drop_record(tr, kind, reason, hop_index, ctx, seq, gen, acl_search=True):
         rec.pop("openflow", None)
     rec["kind"] = kind
     rec["reason"] = reason
-    rec["acl"] = _find_acl(tr, hop_index, seq, gen) if acl_search else None
+    rec["acl"] = _find_acl(tr, hop_index, seq, gen, rec["pipeline"]) if acl_search else None
     if rec["acl"] is not None and kind in ("explicit", "pipeline_end"):
         rec["kind"] = "acl"
     if rec["acl"] is not None and rec["acl"].get("name"):
@@ -700,6 +703,10 @@ def _pipeline_end_reason(tr, hop_index):
         vm = _RE_VERDICT_MATCH.search(hop["match"])
         return "acl", "ACL verdict: %s (%s), pipeline ends" % (
             "drop" if vm.group("bit") == "17" else "reject", vm.group(0))
+    for a in acts:
+        vm = _RE_VERDICT_SET.search(a)
+        if vm:
+            return "acl", "ACL verdict: %s (%s), pipeline ends" % ("drop" if vm.group("bit") == "17" else "reject", vm.group(0))
     for a in acts:
         if a.startswith("log(") and re.search(r"verdict=(drop|reject)", a):
             return "acl", "ACL verdict: drop (log verdict), pipeline ends"
@@ -728,7 +735,7 @@ def _finish(tr, fmt):
         g = replies[0]
         verdict = "rejected"
         hop_index = g["_hop"]
-        ctx = {"datapath": g["datapath"], "pipeline": tr.hops[hop_index]["pipeline"] if hop_index is not None else None}
+        ctx = {"datapath": g["datapath"], "pipeline": g["_pipeline"]}
         drop = _drop_record(tr, "reject", "%s sent instead of the packet" % g["kind"], hop_index, ctx,
                             g["_seq"] + 1, None)
         if drop["acl"] is not None and drop["kind"] == "reject":
@@ -737,12 +744,14 @@ def _finish(tr, fmt):
         g = requests[0]
         verdict = "dropped"
         hop_index = g["_hop"]
-        ctx = {"datapath": g["datapath"], "pipeline": tr.hops[hop_index]["pipeline"] if hop_index is not None else None}
+        ctx = {"datapath": g["datapath"], "pipeline": g["_pipeline"]}
         what = "ARP" if g["kind"] == "arp" else "neighbour solicitation"
         drop = _drop_record(tr, "arp_pending", "next hop MAC unknown: %s request sent, packet held until it is resolved"
                             % what, hop_index, ctx, g["_seq"], None, acl_search=False)
     elif orig_drops:
-        d = orig_drops[0]
+        # A multicast copy omitted at its own inport is expected; prefer the drop of another copy.
+        real = [d for d in orig_drops if d["kind"] != "loopback"]
+        d = (real or orig_drops)[0]
         verdict = "dropped"
         drop = _drop_record(tr, d["kind"], d["reason"], d["_hop"], d["_ctx"], d["_seq"], None)
     elif not seen_any:
@@ -774,7 +783,7 @@ def _finish(tr, fmt):
                     kind, reason = "acl", "ACL verdict: %s" % acl_logs[-1]["verdict"]
             else:
                 kind, reason = _pipeline_end_reason(tr, hop_index)
-            ctx = tr.stack[-1].ctx if tr.stack else {}
+            ctx = tr.tail_ctx or (tr.stack[-1].ctx if tr.stack else {})
             if hop_index is not None:
                 ctx = {"datapath": tr.hops[hop_index]["datapath"], "pipeline": tr.hops[hop_index]["pipeline"]}
             drop = _drop_record(tr, kind, reason, hop_index, ctx, tr.seq, None)
