@@ -53,6 +53,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import gc
 import re
 
 VERDICTS = ("delivered", "dropped", "rejected", "error", "partial")
@@ -82,7 +83,8 @@ LINE_TEMPLATES = (
         ^(?P<table>\d+)\.\s+
         (?:(?P<stage>[A-Za-z][\w.-]*)(?:\s\((?P<source>[^()]*)\))?:\s
           |\((?P<source_only>[^()]*)\):\s)?
-        (?P<rest>.*)$""", re.X)},
+        (?:(?P<match>.*),\spriority\s(?P<priority>-?\d+)(?:,\suuid\s(?P<uuid>[0-9a-fA-F]+))?
+          |(?P<rest>.*))$""", re.X)},
     {"name": "output", "getval": re.compile(r"""
         ^/\*\s*output\sto\s"(?P<port>(?:[^"\\]|\\.)*)",\stype\s"(?P<type>[^"]*)"\s*\*/;?$""", re.X)},
     {"name": "omitting", "getval": re.compile(r"""
@@ -273,22 +275,19 @@ class _Trace:
 
     def on_table(self, m, raw_stripped):
         frame = self.stack[-1]
-        rest = m.group("rest")
-        hop = {"datapath": frame.ctx.get("datapath"), "pipeline": frame.ctx.get("pipeline"),
-               "table": int(m.group("table")), "stage": m.group("stage"), "priority": None, "match": None,
-               "actions": [], "uuid": None, "source": m.group("source") or m.group("source_only"),
-               "generated": frame.gen, "openflow": []}
-        nm = _RE_NO_MATCH.match(rest)
-        if nm:
-            hop["match"] = None
-            hop["no_match"] = True
+        table, stage, source, source_only, match, priority, uuid, rest = m.groups()
+        ctx = frame.ctx
+        hop = {"datapath": ctx.get("datapath"), "pipeline": ctx.get("pipeline"), "table": int(table),
+               "stage": stage, "priority": None, "match": match, "actions": [], "uuid": None,
+               "source": source or source_only, "generated": frame.gen, "openflow": []}
+        nm = None
+        if priority is not None:
+            hop["priority"] = int(priority)
+            if uuid:
+                hop["uuid"] = uuid.lower()
         else:
-            pm = _RE_PRIORITY.match(rest)
-            if pm:
-                hop["match"] = pm.group("match")
-                hop["priority"] = int(pm.group("priority"))
-                hop["uuid"] = pm.group("uuid").lower() if pm.group("uuid") else None
-            else:
+            nm = _RE_NO_MATCH.match(rest)
+            if nm is None:
                 hop["match"] = rest or None
                 self.warnings.append("table line without priority: %s" % raw_stripped)
         self.hops.append(hop)
@@ -311,10 +310,12 @@ class _Trace:
         if frame.gen is None:
             self.tail_actions.append(text)
             self.tail_ctx = frame.ctx
-        self.event("action")
-        if text == "drop;" or text == "drop":
+        self.known += 1
+        self.seq += 1
+        self.last_event = "action"
+        if text[0] == "d" and (text == "drop;" or text == "drop"):
             self.drop("explicit", "drop;", frame, frame.last_hop)
-        elif text.startswith("log("):
+        elif text[0] == "l" and text.startswith("log("):
             lm = _RE_LOG_ACTION.search(text)
             if lm:
                 entry = _log_action_args(lm.group("args"))
@@ -391,21 +392,24 @@ def _split_all(lines):
     return head, parts
 
 
-def _detect_format(lines):
-    """detailed (titles underlined, numbered tables), summary (braced pipelines) or minimal."""
-    for idx, line in enumerate(lines):
-        s = line.strip()
-        if not s or s[0] == "#":
-            continue
-        if s[0] == "-" and idx and _T["underline"].match(s) and lines[idx - 1].strip():
-            return "detailed"
-        if s[0].isdigit() and _T["table"].match(s):
-            return "detailed"
-        if s.endswith("{"):
-            if _T["pipeline"].match(s):
-                return "summary"
-        elif s.startswith("/* output to") or s in ("drop;", "next;", "output;"):
-            return "summary"
+# Detailed output has numbered tables and underlined titles; the literal "\n" lets re skip ahead fast.
+_RE_DETAILED_TEXT = re.compile(r"""\n[ \t]*(?:\d+\.[ ]|-{3,}[ \t]*(?:\r?\n|$))""")
+
+
+def _detect_format(text):
+    """detailed (numbered tables, underlined titles), summary (braced pipelines) or minimal."""
+    pos = text.find("---")
+    while pos >= 0:
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
+        if not text[start:end if end >= 0 else len(text)].strip(" \t\r-"):
+            return "detailed"  # an underline: only the detailed format has titles
+        pos = text.find("---", end) if end >= 0 else -1
+    if _RE_DETAILED_TEXT.search("\n" + text[:65536]):
+        return "detailed"  # a fragment made of numbered tables
+    # The minimal format prunes pipelines, outputs to ports and plain actions: none of these.
+    if "gress(" in text or "multicast(" in text or "/* output to " in text or "next;" in text or "drop;" in text:
+        return "summary"
     return "minimal"
 
 
@@ -459,7 +463,7 @@ def _classify(s):
 
 
 def _indent_of(line, s, name, m):
-    indent = len(line) - len(s)
+    indent = len(line) - len(line.lstrip())
     if name == "table":
         # "%2d. " pads one-digit table numbers with a space: that space is not indentation.
         pad = 2 - len(m.group("table"))
@@ -468,36 +472,49 @@ def _indent_of(line, s, name, m):
     return indent
 
 
+_NOT_PLAIN = frozenset("0123456789/*L}#")
+
+
 def _parse_detailed(lines, tr):
     """Nesting from indentation (see ovntrace_node_print_details in ovn-trace.c)."""
+    stripped = [line.strip() for line in lines]
     n = len(lines)
     stack = tr.stack
-    underline = _T["underline"]
-    i = 0
-    while i < n:
-        line = lines[i]
-        s = line.strip()
-        i += 1
+    underline = _T["underline"].match
+    flow_re = _T["flow"].match
+    marker_re = _T["format_marker"].match
+    on_action = tr.on_action
+    not_plain = _NOT_PLAIN
+    for i in range(n):
+        s = stripped[i]
         if not s:
             continue
-        # A title is followed by a line of dashes; the title's section holds what follows it.
-        title = False
-        if i < n:
-            nxt = lines[i].strip()
-            if nxt and nxt[0] == "-" and underline.match(nxt):
-                title = True
-                i += 1
-        if s[0] == "-" and underline.match(s):
+        c = s[0]
+        if c == "-" and underline(s):
             continue
-        if s[0] == "#":
+        # A title is followed by a line of dashes; the title's section holds what follows it.
+        nxt = stripped[i + 1] if i + 1 < n else ""
+        title = bool(nxt) and nxt[0] == "-" and underline(nxt) is not None
+        if not title and s[-1] == ";" and c not in not_plain and not s.startswith("cookie="):
+            # Fast path: a plain action line inside the current section.
+            line = lines[i]
+            indent = len(line) - len(line.lstrip())
+            top = stack[-1]
+            if top.threshold is not None and indent >= top.threshold:
+                on_action(s)
+                continue
+            name, m = "action", None
+        elif c == "#":
             if tr.flow is None and not tr.hops and not tr.path:
-                fm = _T["flow"].match(s)
-                if fm and not _T["format_marker"].match(s):
+                fm = flow_re(s)
+                if fm and not marker_re(s):
                     tr.flow = fm.group("flow")
             continue
-        name, m = _classify(s)
-        indent = _indent_of(line, s, name, m)
-        if not title and name == "action" and not s.endswith(";") and (
+        else:
+            name, m = _classify(s)
+            line = lines[i]
+            indent = _indent_of(line, s, name, m)
+        if not title and name == "action" and s[-1] != ";" and (
                 _RE_GENERATED_HEADER.match(s) or _RE_CT_HEADER.match(s)):
             title = True  # a section title whose underline was lost
         is_head = title or name in ("table", "pipeline")
@@ -508,8 +525,6 @@ def _parse_detailed(lines, tr):
                 h = top.indent
                 if indent >= h + 8 or (indent == h + 4 and is_head):
                     top.threshold = h + 4
-                elif indent >= h:
-                    top.threshold = h
                 else:
                     top.threshold = h
             if indent < top.threshold:
@@ -560,11 +575,17 @@ def _dispatch(tr, name, m, s, indent, title):
 def _parse_braced(lines, tr):
     """Summary and minimal formats: sections open with 'header {' and close with '};'."""
     stack = tr.stack
+    on_action = tr.on_action
     for line in lines:
         s = line.strip()
         if not s:
             continue
-        if s[0] == "#":
+        c = s[0]
+        if s[-1] == ";" and c not in "/*L}#" and not (c == "o" and s.startswith("output(")) \
+                and not s.startswith("cookie="):
+            on_action(s)  # fast path: a plain action or modification
+            continue
+        if c == "#":
             if tr.flow is None and not tr.path and not tr.outputs:
                 fm = _T["flow"].match(s)
                 if fm and not _T["format_marker"].match(s):
@@ -592,7 +613,7 @@ def _parse_braced(lines, tr):
 
 
 def _hop_public(hop):
-    return dict((k, v) for k, v in hop.items() if not k.startswith("_") and k != "no_match")
+    return dict(hop)
 
 
 def _is_acl_stage(stage):
@@ -798,7 +819,7 @@ def _finish(tr, fmt):
         "verdict": verdict,
         "outputs": tr.outputs,
         "generated": generated,
-        "hops": [_hop_public(h) for h in tr.hops],
+        "hops": tr.hops,
         "path": tr.path,
         "drop": drop,
         "logs": tr.logs,
@@ -807,19 +828,10 @@ def _finish(tr, fmt):
     }
 
 
-_RE_OFPROTO = re.compile(r"""^(?:bridge\("[^"]*"\)|Flow:\s|Final\sflow:|Datapath\sactions:|Megaflow:)""", re.X)
-
-
-def _looks_like_ofproto_trace(lines):
-    pipeline = _T["pipeline"]
-    ofproto = False
-    for line in lines:
-        s = line.strip()
-        if pipeline.match(s):
-            return False
-        if not ofproto and _RE_OFPROTO.match(s):
-            ofproto = True
-    return ofproto
+def _looks_like_ofproto_trace(text):
+    if "gress(" in text or "multicast(" in text:
+        return False
+    return 'bridge("' in text or "Datapath actions:" in text or "\nFlow: " in text or text.startswith("Flow: ")
 
 
 def parse_ovn_trace(text):
@@ -838,19 +850,27 @@ def parse_ovn_trace(text):
         fmt = formats[0]
     else:
         body = lines
-        fmt = _detect_format(lines)
+        fmt = _detect_format(text)
     tr = _Trace()
-    if _looks_like_ofproto_trace(body):
+    if _looks_like_ofproto_trace(text):
         result = _finish(tr, fmt)
         result["verdict"] = "partial"
         result["warnings"].append("this is ovs-appctl ofproto/trace output (OpenFlow), not ovn-trace output")
         return result
     tr.push("root", ctx={"datapath": None, "pipeline": None, "inport": None, "outport": None, "mcgroup": None})
-    if fmt == "detailed":
-        _parse_detailed(body, tr)
-    else:
-        _parse_braced(body, tr)
-    result = _finish(tr, fmt)
+    tr.stack[0].threshold = 0
+    # Parsing creates many small acyclic objects: the cyclic collector only slows it down.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if fmt == "detailed":
+            _parse_detailed(body, tr)
+        else:
+            _parse_braced(body, tr)
+        result = _finish(tr, fmt)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     if formats:
         result["formats"] = formats
     if tr.unknown:
