@@ -97,7 +97,7 @@ def _best(fn, repeat, clock=time.process_time):
     machine may be shared, and CPU time is what the parser costs)."""
     times = []
     result = None
-    for _ in range(repeat):
+    for dummy in range(repeat):
         start = clock()
         result = fn()
         times.append(clock() - start)
@@ -123,10 +123,10 @@ def bench_against_ovn_trace():
         rows = []
         for name, argv in _commands():
             argv = [a.replace("$SB", ovn.sb) for a in argv]
-            _, trace_med, proc = _best(lambda: _run(argv), 3, clock=_children_cpu)
-            _, trace_wall, _ = _best(lambda: _run(argv), 1, clock=time.perf_counter)
+            trace_med, proc = _best(lambda: _run(argv), 3, clock=_children_cpu)[1:]
+            trace_wall = _best(lambda: _run(argv), 1, clock=time.perf_counter)[0]
             text = proc.stdout
-            _, parse_med, parsed = _best(lambda: parse_ovn_trace(text), 20)
+            parse_med, parsed = _best(lambda: parse_ovn_trace(text), 20)[1:]
             with open(os.path.join(FIXTURES, name)) as handle:
                 recorded = parse_ovn_trace(handle.read())["verdict"]
             rows.append((name, trace_med, parse_med, len(text), parsed["verdict"], recorded, trace_wall))
@@ -171,8 +171,8 @@ def bench_throughput(size=20 * 1024 * 1024):
         if text is None:
             print("  %s: skipped, fixtures absent" % fmt)
             continue
-        best, _, parsed = _best(lambda: parse_ovn_trace(text), 3)
-        wall, _, _ = _best(lambda: parse_ovn_trace(text), 1, clock=time.perf_counter)
+        best, parsed = _best(lambda: parse_ovn_trace(text), 3)[::2]
+        wall = _best(lambda: parse_ovn_trace(text), 1, clock=time.perf_counter)[0]
         mbs = len(text) / best / 1e6
         ok = ok and mbs >= TARGET_MBS
         print("  %-8s %6.1f MB in %6.3f s CPU = %6.1f MB/s (wall %6.1f MB/s; %d hops) -> %s"
