@@ -785,7 +785,7 @@ def _finish(tr, fmt):
         # The packet neither left nor met an explicit drop: either the text stops early or the
         # pipeline simply ends (an ACL verdict without next;, a ct_commit of a blocked connection).
         last = tr.last_action or ""
-        dangling = tr.last_event in ("handoff", "pipeline") or tr.unclosed
+        dangling = tr.last_event in ("handoff", "pipeline", "section") or tr.unclosed
         if fmt == "minimal":
             dangling = tr.unclosed
         if dangling or (fmt != "minimal" and _RE_CONTINUE.match(last) and tr.last_event == "action"):

@@ -287,3 +287,34 @@ def test_observations_of_a_delivered_trace():
     assert obs[0] == {"node": "node1", "netns": None, "endpoint": None, "component": "ovn", "action": "Received",
                       "reason": "ingress pipeline of datapath ls1, inport p1", "time": None, "source": "ovn-trace"}
     assert obs[1]["reason"] == "output to port p1 of datapath ls1"
+
+
+def test_text_cut_right_after_a_ct_title_is_partial():
+    text = (_title('ingress(dp="sw0", inport="p1")')
+            + " 6. ls_in_pre_stateful (northd.c:1): reg0[2] == 1, priority 110, uuid f7d67527\n"
+            + "    ct_lb_mark;\n\n" + _title("ct_lb_mark /* default (use --ct to customize) */"))
+    assert parse_ovn_trace(text)["verdict"] == "partial"
+
+
+def test_pre_20_acl_forms_blocked_label_and_direct_tcp_reset():
+    """OVN 2.9-era ACL drop of an established connection and reject without the reject {} wrapper."""
+    blocked = (_title('ingress(dp="n1", inport="ap")')
+               + " 6. ls_in_acl (ovn-northd.c:2925): ct.est && (inport == \"ap\" && tcp.dst == 22), priority 2002,"
+                 " uuid a12b39f0\n"
+               + "    ct_commit(ct_label=0x1/0x1);\n")
+    parsed = parse_ovn_trace(blocked)
+    assert parsed["verdict"] == "dropped" and parsed["drop"]["kind"] == "acl"
+    assert "ct_label=0x1/0x1" in parsed["drop"]["reason"]
+    assert acl_hints(parsed)["lflow_uuid_prefix"] == "a12b39f0"
+    reject = (_title('egress(dp="n1", inport="ap", outport="bp")')
+              + " 4. ls_out_acl (ovn-northd.c:3000): tcp.dst == 23, priority 2003, uuid 0badcafe\n"
+              + "    tcp_reset { eth.dst <-> eth.src; ip4.dst <-> ip4.src; outport <-> inport; output; };\n\n"
+              + _title("tcp_reset")
+              + "    eth.dst <-> eth.src;\n    ip4.dst <-> ip4.src;\n    outport <-> inport;\n    output;\n\n"
+              + _title('egress(dp="n1", inport="bp", outport="ap")')
+              + ' 8. ls_out_port_sec_l2 (ovn-northd.c:3654): outport == "ap", priority 50, uuid 91b5cab0\n'
+              + '    output;\n    /* output to "ap", type "" */\n')
+    parsed = parse_ovn_trace(reject)
+    assert parsed["verdict"] == "rejected"
+    assert parsed["drop"]["uuid"] == "0badcafe" and parsed["drop"]["acl"]["direction"] == "to-lport"
+    assert parsed["generated"][0]["outputs"] == [{"datapath": "n1", "port": "ap", "type": ""}]
