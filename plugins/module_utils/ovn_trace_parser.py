@@ -119,7 +119,6 @@ _T = dict((t["name"], t["getval"]) for t in LINE_TEMPLATES)
 
 # Regexes applied to a piece of a line already classified.
 _RE_KV = re.compile(r"""(?P<key>[\w-]+)\s*=\s*(?:"(?P<q>(?:[^"\\]|\\.)*)"|(?P<v>[^,\s)]*))""", re.X)
-_RE_PRIORITY = re.compile(r"""^(?P<match>.*),\spriority\s(?P<priority>-?\d+)(?:,\suuid\s(?P<uuid>[0-9a-fA-F]+))?$""", re.X)
 _RE_NO_MATCH = re.compile(r"""^no\smatch(?:\s\((?P<why>[^)]*)\))?$""", re.X)
 _RE_LOG_ACTION = re.compile(r"""\blog\((?P<args>[^;]*)\)""", re.X)
 _RE_BLOCKED = re.compile(r"""(?P<what>ct_(?:label|mark)\.blocked\s*=\s*1\b|ct_(?:label|mark)\s*=\s*0x1/0x1\b)""", re.X)
@@ -358,6 +357,9 @@ class _Trace:
         self.event("error")
         if any(f in error for f in FATAL_STAR_ERRORS):
             self.drop("error", "*** " + error, self.stack[-1], self.stack[-1].last_hop)
+        elif "not implemented" in error:
+            # Old ovn-trace stops following the packet at actions it cannot simulate.
+            self.last_event = "unsupported"
 
     def drop(self, kind, reason, frame, hop_index):
         self.drops.append({"kind": kind, "reason": reason, "_hop": hop_index, "_gen": frame.gen,
@@ -455,7 +457,7 @@ def _classify(s):
         m = _T["pipeline"].match(s)
         if m:
             return "pipeline", m
-    if c in "uefmoo":
+    if c in "uefmo":
         m = _T["fatal"].match(s)
         if m:
             return "fatal", m
@@ -785,7 +787,7 @@ def _finish(tr, fmt):
         # The packet neither left nor met an explicit drop: either the text stops early or the
         # pipeline simply ends (an ACL verdict without next;, a ct_commit of a blocked connection).
         last = tr.last_action or ""
-        dangling = tr.last_event in ("handoff", "pipeline", "section") or tr.unclosed
+        dangling = tr.last_event in ("handoff", "pipeline", "section", "unsupported") or tr.unclosed
         if fmt == "minimal":
             dangling = tr.unclosed
         if dangling or (fmt != "minimal" and _RE_CONTINUE.match(last) and tr.last_event == "action"):
