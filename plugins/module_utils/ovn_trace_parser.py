@@ -169,7 +169,7 @@ def _pipeline_args(args):
 
 
 class _Trace:
-    """Accumulates what the lines say; ``result()`` turns it into the public dict."""
+    """Accumulates what the lines say; ``_finish()`` turns it into the public dict."""
 
     def __init__(self):
         self.flow = None
@@ -195,9 +195,6 @@ class _Trace:
         self.unclosed = False
 
     # -- helpers -----------------------------------------------------------------------------------
-    def top(self):
-        return self.stack[-1]
-
     def push(self, kind, ctx=None, gen=None, gen_index=None, indent=0, mcast=None):
         parent = self.stack[-1] if self.stack else None
         if parent is not None:
