@@ -13,9 +13,11 @@ Public interface (stable; the ``ovn_trace`` module, the ``parse_ovn_trace`` filt
 - ``flow``: the microflow of the leading ``# ...`` line, or None when the text lacks it;
 - ``verdict``: ``delivered`` (the original packet, or the answer a responder built from it in place,
   reached a port), ``dropped``, ``rejected`` (a reply was generated instead: ``tcp_reset``, ``icmp4``,
-  ``icmp6``, ``sctp_abort`` sections), ``error`` (ovn-trace could not trace: unknown port or datapath,
+  ``icmp6``, ``sctp_abort`` sections; the drop kind is ``reject``), ``error`` (ovn-trace could not trace: unknown port or datapath,
   flow parse error; ovn-trace prints these on stdout with exit code 0) or ``partial`` (a fragment: the
-  text stops where the packet still continues, or nothing of a trace was recognised);
+  text stops where the packet still continues, or nothing of a trace was recognised). A router that
+  must first resolve the next hop (an ``arp``/``nd_ns`` request is generated instead of forwarding)
+  gives ``dropped`` with the drop kind ``arp_pending``: the packet goes no further in this trace;
 - ``outputs``: final deliveries of the original packet, ``[{datapath, port, type}]``. An output to a
   ``patch`` or ``l3gateway`` port hands the packet to the peer datapath and is not a delivery. Outputs
   inside generated-packet sections are not deliveries (see ``generated``), except ``nd_na`` (the ND
