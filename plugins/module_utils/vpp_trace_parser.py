@@ -318,6 +318,21 @@ def _classify(packet):
     return packet
 
 
+def summarize(packets):
+    """``{packets, by_fate, drops_by_reason}`` for a list of classified packets."""
+    by_fate = dict((fate, 0) for fate in FATES)
+    drops_by_reason = {}
+    for packet in packets:
+        by_fate[packet["fate"]] += 1
+        if packet["fate"] in ("dropped", "punted"):
+            if packet["drop_reason"]:
+                key = "%s: %s" % (packet["drop_node"], packet["drop_reason"])
+            else:
+                key = "%s: (no reason shown)" % packet["drop_node"]
+            drops_by_reason[key] = drops_by_reason.get(key, 0) + 1
+    return {"packets": len(packets), "by_fate": by_fate, "drops_by_reason": drops_by_reason}
+
+
 def _new_packet(thread, thread_name, index):
     return {"thread": thread, "thread_name": thread_name, "index": index, "nodes": [],
             "handoff_from": None}
@@ -413,8 +428,6 @@ def parse_vpp_trace(text):
             "text is not VPP 'show trace' output: no thread header, 'Packet N' line, '<time>: <node>' record or "
             "'No packets in trace buffer' found (first line: %r)" % first.strip()[:120])
 
-    by_fate = dict((fate, 0) for fate in FATES)
-    drops_by_reason = {}
     for packet in packets:
         _classify(packet)
         for rec in packet["nodes"]:
@@ -423,15 +436,10 @@ def parse_vpp_trace(text):
                 if ho:
                     packet["handoff_from"] = {"thread": int(ho.group("thread")), "trace_index": int(ho.group("index"))}
                 break
-        by_fate[packet["fate"]] += 1
-        if packet["fate"] in ("dropped", "punted"):
-            key = "%s: %s" % (packet["drop_node"], packet["drop_reason"]) if packet["drop_reason"] else \
-                "%s: (no reason shown)" % packet["drop_node"]
-            drops_by_reason[key] = drops_by_reason.get(key, 0) + 1
     return {
         "packets": packets,
         "threads": threads,
-        "summary": {"packets": len(packets), "by_fate": by_fate, "drops_by_reason": drops_by_reason},
+        "summary": summarize(packets),
         "limited": limit is not None,
         "limit": limit,
         "timestamp_format": ts_format,
@@ -525,6 +533,18 @@ def filter_packets(parsed, flow_filter=None):
     if not wanted:
         return list(packets)
     return [p for p in packets if any(_flow_matches(f, wanted) for f in p.get("flows") or ())]
+
+
+def select_packets(parsed, flow_filter=None):
+    """A copy of a parsed trace keeping only the packets matching ``flow_filter``; summary recomputed."""
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("packets"), list):
+        raise VppParseError("expected the result of parse_vpp_trace (a dict with 'packets')")
+    kept = filter_packets(parsed, flow_filter)
+    result = dict(parsed)
+    result["packets"] = kept
+    result["summary"] = summarize(kept)
+    result["summary"]["total_packets"] = len(parsed["packets"])
+    return result
 
 
 _MACHINERY = frozenset(("error-drop", "drop", "error-punt", "punt"))
