@@ -41,7 +41,15 @@ import re
 
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.ansible.utils.plugins.plugin_utils.base.cli_parser import CliParserBase
+try:
+    from ansible_collections.ansible.utils.plugins.plugin_utils.base.cli_parser import CliParserBase
+except ImportError:  # ansible.utils absent: cli_parse cannot load this plugin anyway; keep it importable
+
+    class CliParserBase(object):
+        def __init__(self, task_args, task_vars, debug):
+            self._debug = debug
+            self._task_args = task_args
+            self._task_vars = task_vars
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_show_parsers import (
     parse_vpp_errors,
     parse_vpp_interfaces,

@@ -13,7 +13,8 @@ DOCUMENTATION = """
     short_description: Parse VPP C(show runtime) output with M(ansible.utils.cli_parse)
     description:
     - A parser sub-plugin for M(ansible.utils.cli_parse), selected with I(parser.name=netdiag.tracekit.vpp_runtime).
-    - Parses the text of the VPP CLI command C(show runtime) (VPP 17.01 to 26.x) into per-thread graph node statistics (see the parse_vpp_runtime filter).
+    - Parses the text of the VPP CLI command C(show runtime) (VPP 17.01 to 26.x) into per-thread graph node
+      statistics (see the parse_vpp_runtime filter).
     - It needs no template. M(ansible.utils.cli_parse) requires I(parser.command) when I(text) is given; any
       value does (this parser does not look at it), so pass the text with I(text) (for example from C(vppctl show runtime)).
     - Errors (text that is not C(show runtime) output) are returned as a failed task with a message.
@@ -38,7 +39,15 @@ EXAMPLES = r"""
 
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.ansible.utils.plugins.plugin_utils.base.cli_parser import CliParserBase
+try:
+    from ansible_collections.ansible.utils.plugins.plugin_utils.base.cli_parser import CliParserBase
+except ImportError:  # ansible.utils absent: cli_parse cannot load this plugin anyway; keep it importable
+
+    class CliParserBase(object):
+        def __init__(self, task_args, task_vars, debug):
+            self._debug = debug
+            self._task_args = task_args
+            self._task_vars = task_vars
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_show_parsers import parse_vpp_runtime
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import VppParseError
 

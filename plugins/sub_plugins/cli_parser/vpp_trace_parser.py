@@ -13,7 +13,8 @@ DOCUMENTATION = """
     short_description: Parse VPP C(show trace) output with M(ansible.utils.cli_parse)
     description:
     - A parser sub-plugin for M(ansible.utils.cli_parse), selected with I(parser.name=netdiag.tracekit.vpp_trace).
-    - Parses the text of the VPP CLI command C(show trace) (VPP 17.01 to 26.x) into packets, their graph path, fate and drop reason (see the parse_vpp_trace filter for the keys).
+    - Parses the text of the VPP CLI command C(show trace) (VPP 17.01 to 26.x) into packets, their graph
+      path, fate and drop reason (see the parse_vpp_trace filter for the keys).
     - It needs no template. M(ansible.utils.cli_parse) requires I(parser.command) when I(text) is given; any
       value does (this parser does not look at it), so pass the text with I(text) (for example from C(vppctl show trace)).
     - Errors (text that is not C(show trace) output) are returned as a failed task with a message.
@@ -38,7 +39,15 @@ EXAMPLES = r"""
 
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.ansible.utils.plugins.plugin_utils.base.cli_parser import CliParserBase
+try:
+    from ansible_collections.ansible.utils.plugins.plugin_utils.base.cli_parser import CliParserBase
+except ImportError:  # ansible.utils absent: cli_parse cannot load this plugin anyway; keep it importable
+
+    class CliParserBase(object):
+        def __init__(self, task_args, task_vars, debug):
+            self._debug = debug
+            self._task_args = task_args
+            self._task_vars = task_vars
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import VppParseError, parse_vpp_trace
 
 

@@ -117,8 +117,8 @@ def test_errors_delta():
     after = parse_vpp_errors(VERBOSE_26.replace("        10             ip4-input", "        15             ip4-input")
                              .replace("Total:\n", "         4           ethernet-input                    unknown vlan              error     9\nTotal:\n"))
     delta = vpp_errors_delta(before, after)
-    assert [(r["count"], r["node"], r["reason"]) for r in delta] == [(5, "ip4-input", "ip4 ttl <= 1"),
-                                                                   (4, "ethernet-input", "unknown vlan")]
+    expected = [(5, "ip4-input", "ip4 ttl <= 1"), (4, "ethernet-input", "unknown vlan")]
+    assert [(r["count"], r["node"], r["reason"]) for r in delta] == expected
     # counters cleared in between: count from zero
     cleared = vpp_errors_delta(parse_vpp_errors(VERBOSE_18), parse_vpp_errors(VERBOSE_18.replace("       7  ", "       1  ")))
     assert [(r["count"], r["reason"]) for r in cleared] == [(3, "ARP requests sent")]
