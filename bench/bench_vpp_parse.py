@@ -92,7 +92,7 @@ def naive_parse(text):
 def best_of(repeat, func, *args):
     best = None
     result = None
-    for _ in range(repeat):
+    for _round in range(repeat):
         start = time.perf_counter()
         result = func(*args)
         elapsed = time.perf_counter() - start
@@ -101,7 +101,7 @@ def best_of(repeat, func, *args):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--packets", type=int, default=10000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()

@@ -60,7 +60,8 @@ _value:
     - C(packets) is a list of dicts with C(thread), C(thread_name), C(index) (the C(Packet N) number, null in
       an excerpt without headers), C(nodes) (C(time), C(node), C(detail)), C(path) (node names), C(fate),
       C(drop_node), C(drop_reason), C(output_interface), C(output_interfaces), C(rx_interface),
-      C(sw_if_index), C(icmp_error_sent), C(handoff_from) (C(thread), C(trace_index)) for a packet handed
+      C(sw_if_index), C(icmp_error_sent), C(handed_off) (a truncated trace that ends in a handoff node),
+      C(handoff_from) (C(thread), C(trace_index)) for a packet handed
       over from another thread, C(flow) (the first IP header seen, with C(ip_version), C(protocol),
       C(src), C(dst), C(sport), C(dport), C(icmp_type), C(tcp_flags), C(src_mac), C(dst_mac), C(ethertype),
       C(vlan)) and C(flows) (every distinct IP header seen along the path).

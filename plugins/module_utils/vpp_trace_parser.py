@@ -87,6 +87,7 @@ _DROP_REASON = re.compile(r"^\s*(?P<node>[^\s:][^\s]*?):[ \t]+(?P<reason>\S[^\n]
 _RX_IF = re.compile(r"^\s*rx:(?P<ifname>\S+)\s*$")
 _SW_IF_INDEX = re.compile(r"sw[_-]if[_-]index[ :]+(?P<idx>\d+)")
 _RX_QUEUE = re.compile(r"^\s*(?P<ifname>\S+) rx queue \d+")
+_HANDOFF_NODE = re.compile(r"handoff|-hoff$")
 _HANDOFF = re.compile(r"HANDED-OFF: from thread (?P<thread>\d+) trace index (?P<index>\d+)")
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$")
 _VLAN = re.compile(r"802\.1(?:q|ad) vlan (?P<vlan>\d+)")
@@ -357,6 +358,8 @@ def _classify(packet, cache=None, roles=None):
         "flow": first or None,
         "flows": unique,
         "icmp_error_sent": bool(icmp_error and outputs and fate in ("dropped", "punted")),
+        # the trace ends in a handoff node: the packet went on in another thread's trace (see handoff_from there)
+        "handed_off": bool(fate == "truncated" and nodes and _HANDOFF_NODE.search(nodes[-1]["node"])),
         "path": [rec["node"] for rec in nodes],
     })
     return packet

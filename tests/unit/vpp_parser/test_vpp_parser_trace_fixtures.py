@@ -221,7 +221,8 @@ def test_v19_multithread_handoff_new_drop_format():
     wk1 = [p for p in parsed["packets"] if p["thread"] == 2]
     assert [p["index"] for p in wk0] == [1, 2, 3, 4, 5]
     # worker 0 hands the packets over: its traces end at handoffdemo-1
-    assert all(p["path"] == ["pg-input", "handoffdemo-1"] and p["fate"] == "truncated" for p in wk0)
+    assert all(p["path"] == ["pg-input", "handoffdemo-1"] and p["fate"] == "truncated" and p["handed_off"] for p in wk0)
+    assert not any(p["handed_off"] for p in wk1)
     assert all(p["fate"] == "dropped" and p["drop_node"] == "handoffdemo-2" and p["drop_reason"] == "completed packets"
                and p["rx_interface"] == "local0" for p in wk1)
     assert [p["handoff_from"] for p in wk1] == [{"thread": 1, "trace_index": i} for i in range(5)]

@@ -236,7 +236,7 @@ def test_mangled_input_never_raises_anything_but_a_parse_error():
     """Shuffled, cut and duplicated lines of a real-format trace: a result or VppParseError, nothing else."""
     lines = (OLD_DROP + OLD_PUNT).split("\n")
     rng = random.Random(1234)
-    for _ in range(300):
+    for _round in range(300):
         sample = [rng.choice(lines)[: rng.randint(0, 80)] for _i in range(rng.randint(0, 40))]
         try:
             parsed = parse_vpp_trace("\n".join(sample))
