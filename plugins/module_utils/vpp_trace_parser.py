@@ -204,18 +204,31 @@ def _headers_cached(detail, cache):
     return found
 
 
+# Feature, adjacency and tunnel-encap nodes whose names end in -output/-tx but are not an interface's output.
+_FEATURE_OUTPUT = re.compile(r"^(?:adj|ip[46]|l2|mpls|nsh|ipsec[46]?|esp[46]?|ah[46]?|gre[46]|vxlan[46]?|geneve[46]?|lisp"
+                             r"|bier|nat\w*|acl\w*|policer|flow\w*|span|arp|ip6-nd)-")
+
+
 def _interface_of_output(node, detail):
-    """The interface name for an interface output/tx node, or None when the node is not one."""
-    if node == "interface-output":
+    """The interface name for an interface output/tx node, or None when the node is not one.
+
+    VPP names an interface's nodes ``<interface>-output`` and ``<interface>-tx`` and prints the interface
+    name first in the output node's detail; ``interface-output``/``interface-tx`` print only the name.
+    """
+    if node in ("interface-output", "interface-tx"):
         first = detail.split(None, 1)
-        return first[0] if first and not first[0].startswith("sw_if_index") else None
+        return first[0] if first and not first[0].startswith("sw_if_index") and ":" not in first[0] else None
     if node in _NOT_INTERFACE_OUTPUT:
         return None
     if node.endswith("-output"):
-        return node[:-7]
-    if node.endswith("-tx"):
-        return node[:-3]
-    return None
+        name = node[:-7]
+    elif node.endswith("-tx"):
+        name = node[:-3]
+    else:
+        return None
+    if detail and detail.split(None, 1)[0] == name:
+        return name
+    return None if _FEATURE_OUTPUT.match(node) else name
 
 
 # What a graph node's name says about the packet; VPP has a few hundred node names, so this is cached.
@@ -230,7 +243,7 @@ def _node_role(name, roles):
         elif name in _PUNT_NODES:
             found = (_ROLE_PUNT, False, False)
         else:
-            if name == "interface-output" or _interface_of_output(name, "") is not None:
+            if name in ("interface-output", "interface-tx") or name.endswith(("-output", "-tx")):
                 role = _ROLE_OUTPUT
             elif name.endswith("-drop"):
                 role = _ROLE_DROP_FEATURE
@@ -308,11 +321,6 @@ def _classify(packet, cache=None, roles=None):
         if ifname is None:
             last_processing_pos = pos
             continue
-        if name.endswith("-output") and detail:
-            # "<interface> flags 0x..." or just "<interface>": the detail names the interface exactly.
-            first = detail.split(None, 1)[0]
-            if first and not first.startswith(("IP", "sw_if_index")) and ":" not in first:
-                ifname = first
         if not outputs or outputs[-1] != ifname:
             outputs.append(ifname)
         last_output_pos = pos

@@ -157,6 +157,28 @@ def test_interface_output_then_tx():
     assert packet["output_interface"] == "host-eth1"
 
 
+def test_tunnel_adjacency_tx_is_not_an_interface():
+    text = THREAD0 + """Packet 1
+
+00:00:01:000001: dpdk-input
+  GigabitEthernet0/8/0 rx queue 0
+00:00:01:000002: ip4-lookup
+  fib 0 dpo-idx 9 flow hash: 0x00000000
+00:00:01:000003: adj-midchain-tx
+  adj-midchain:[9]:ipv4 via 0.0.0.0 ipip0: mtu:9000 next:3
+00:00:01:000004: ip4-rewrite
+  tx_sw_if_index 1 dpo-idx 4 : ipv4 via 192.168.16.1 GigabitEthernet0/8/0: mtu:9000
+00:00:01:000005: GigabitEthernet0/8/0-output
+  GigabitEthernet0/8/0
+00:00:01:000006: GigabitEthernet0/8/0-tx
+  GigabitEthernet0/8/0 tx queue 0
+"""
+    packet = parse_vpp_trace(text)["packets"][0]
+    assert packet["fate"] == "delivered"
+    assert packet["output_interfaces"] == ["GigabitEthernet0/8/0"]
+    assert packet["rx_interface"] == "GigabitEthernet0/8/0"
+
+
 def test_bvi_output_then_nothing_is_truncated():
     text = THREAD0 + """Packet 1
 
