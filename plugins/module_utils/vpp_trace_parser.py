@@ -5,7 +5,8 @@
 
 The grammar, as printed by vlib/trace.c since 17.01:
 
-* ``------------------- Start of thread N <name> -------------------`` opens a thread section;
+* ``------------------- Start of thread N <name> -------------------`` opens a thread section (``show trace
+  path`` of the tracepath plugin prints ``--- Thread N <name> ---``);
   ``No packets in trace buffer`` closes an empty one.
 * ``Packet N`` opens a packet (docs and excerpts often drop it: a device input node then starts one).
 * ``<timestamp>: <graph node>`` opens a node record; the timestamp is ``h:m:s:usec`` (relative, every
@@ -53,7 +54,7 @@ _TS = (r"(?P<time>\d+:\d{2}:\d{2}:\d{1,6}"                                 # rel
 TRACE_LINE_KINDS = (
     # "Limiting display ..." may be glued to the next thread's header (VPP prints no newline after it)
     ("thread", re.compile(
-        r"""(?P<pre>Limiting[^\n]*?)?-{3,}[ \t]*Start[ ]of[ ]thread[ \t]+(?P<thread>\d+)[ \t]*(?P<thread_name>[^\n]*?)[ \t]*-{3,}""",
+        r"""(?P<pre>Limiting[^\n]*?)?-{3,}[ \t]*(?:Start[ ]of[ ]thread|Thread)[ \t]+(?P<thread>\d+)[ \t]*(?P<thread_name>[^\n]*?)[ \t]*-{3,}""",
         re.X)),
     ("limit", re.compile(r"""Limiting[ ]display[ ]to[ ](?P<max>\d+)[ ]packets[^\n]*""", re.X)),
     ("empty", re.compile(r"""No[ ]packets[ ]in[ ]trace[ ]buffer""", re.X)),

@@ -267,6 +267,17 @@ host-veth1                        2    up/punt        1500/0/0/0
     assert (ifs["host-veth1"]["state"], ifs["host-veth1"]["admin_up"]) == ("up/punt", True)
 
 
+def test_interfaces_and_runtime_indented_as_in_documents():
+    """Documents indent whole outputs: interface rows then start with spaces like their counter lines."""
+    text = "\n".join("    " + line for line in fixture("public", "show_interface_v18_contiv_counters.txt").split("\n"))
+    ifs = by_name(parse_vpp_interfaces(text))
+    assert len(ifs) == 7 and ifs["loop0"]["counters"]["tx_packets"] == 200
+    runtime = "\n".join("     " + line for line in fixture("public", "show_run_v19_multithread.txt").split("\n"))
+    threads = parse_vpp_runtime(runtime)["threads"]
+    assert [(t["thread"], len(t["nodes"])) for t in threads] == [(1, 3), (2, 4)]
+    assert node_of(threads[0], "unix-epoll-input")["calls"] == 22760
+
+
 def test_interfaces_other_output_is_error():
     with pytest.raises(VppParseError, match="not VPP 'show interface' output"):
         parse_vpp_interfaces(fixture("vpp-26.06-local", "show_interface_address.txt"))

@@ -114,6 +114,20 @@ def test_limiting_line_glued_to_next_thread_header():
     assert parsed["ignored_lines"] == 0
 
 
+def test_tracepath_thread_header_and_indented_block():
+    """'show trace path N' (tracepath plugin) heads threads with '--- Thread N name ---'; documents indent it."""
+    body = OLD_DROP.split(THREAD0, 1)[1]
+    text = ("==================== Path [0] ====================\n"
+            "Path: dpdk-input -> ethernet-input -> ip4-input -> error-drop\n"
+            "Threads: [1]  Count: 1\n\n--- Thread 1 vpp_wk_0 ---\n" + body)
+    text = "\n".join("   " + line for line in text.split("\n"))
+    parsed = parse_vpp_trace(text)
+    assert [(t["thread"], t["name"], t["packets"]) for t in parsed["threads"]] == [(1, "vpp_wk_0", 1)]
+    packet = parsed["packets"][0]
+    assert (packet["fate"], packet["drop_reason"], packet["thread"]) == ("dropped", "ip4 ttl <= 1", 1)
+    assert parsed["ignored_lines"] == 3
+
+
 def test_node_names_with_digits_slashes_dots_and_plugins():
     text = THREAD0 + """Packet 7
 
