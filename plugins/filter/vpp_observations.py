@@ -30,6 +30,12 @@ options:
   flow_filter:
     description: Keep only matching packets; same keys as the I(flow_filter) of P(netdiag.tracekit.parse_vpp_trace#filter).
     type: dict
+  time_offset:
+    description:
+      - VPP prints relative timestamps by default (seconds since its main loop started). Give the epoch time
+        of that zero to get I(time) in seconds since the epoch; without it I(time) is null for such traces.
+      - Not needed for traces taken with C(set trace timestamp-format unix) or C(datetime) (VPP 26.x).
+    type: float
 """
 
 EXAMPLES = r"""
@@ -44,9 +50,9 @@ RETURN = r"""
 _value:
   description:
     - A list of dicts with the runbook keys C(node), C(netns) (null), C(endpoint) (null), C(component) (C(vpp)),
-      C(action) (C(Received), C(Forwarded), C(Delivered), C(Dropped), C(Rejected)), C(reason), C(time) (seconds,
-      since the epoch for unix/datetime timestamps, since VPP started for relative ones, see C(time_base)),
-      C(source) (C(vpp-trace)), and C(graph_node), C(vpp_time) (as printed), C(thread), C(packet), C(fate), C(flow).
+      C(action) (C(Received), C(Forwarded), C(Delivered), C(Dropped), C(Rejected)), C(reason), C(time) (seconds
+      since the epoch, see I(time_offset)), C(source) (C(vpp-trace)), and C(graph_node), C(vpp_time) (as printed),
+      C(uptime) (seconds of a relative timestamp), C(thread), C(packet), C(fate), C(flow).
   type: list
   elements: dict
 """
@@ -56,9 +62,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import VppParseError, vpp_observations
 
 
-def vpp_observations_filter(parsed, node=None, flow_filter=None):
+def vpp_observations_filter(parsed, node=None, flow_filter=None, time_offset=None):
     try:
-        return vpp_observations(parsed, node=node, flow_filter=flow_filter)
+        return vpp_observations(parsed, node=node, flow_filter=flow_filter, time_offset=time_offset)
     except VppParseError as exc:
         raise AnsibleFilterError("vpp_observations: %s" % exc)
 

@@ -624,18 +624,66 @@ def select_packets(parsed, flow_filter=None):
 _MACHINERY = frozenset(("error-drop", "drop", "error-punt", "punt"))
 
 
-def vpp_observations(parsed_trace, node=None, flow_filter=None):
+def _check_parsed(parsed_trace, who):
+    if not isinstance(parsed_trace, dict) or not isinstance(parsed_trace.get("packets"), list):
+        raise VppParseError("%s expects the result of parse_vpp_trace (a dict with 'packets')" % who)
+
+
+def _epoch(when, ts_format, time_offset):
+    """Seconds since the epoch for a node timestamp: unix/datetime as printed; relative ones (seconds since
+    VPP's main loop started) only with ``time_offset``, the epoch time at which that clock read zero."""
+    seconds = timestamp_seconds(when)
+    if seconds is None or ts_format != "relative":
+        return seconds
+    return seconds + float(time_offset) if time_offset is not None else None
+
+
+def vpp_drop_point(parsed_trace, node=None, flow_filter=None):
+    """The drop point (runbook contract) of the first dropped or punted packet matching ``flow_filter``.
+
+    ``{node, netns: None, endpoint: None, component: 'vpp', reason: '<graph node>: <reason>', detail}``,
+    ``detail`` holding the graph node, the packet's path, thread, index, fate, receive interface, flow and
+    whether an ICMP error was sent back; None when no matching packet was dropped.
+    """
+    _check_parsed(parsed_trace, "vpp_drop_point")
+    for packet in filter_packets(parsed_trace, flow_filter):
+        if packet.get("fate") not in ("dropped", "punted"):
+            continue
+        if packet.get("drop_reason"):
+            reason = "%s: %s" % (packet["drop_node"], packet["drop_reason"])
+        else:
+            reason = "%s: dropped (no reason shown)" % packet.get("drop_node")
+        return {
+            "node": node, "netns": None, "endpoint": None, "component": "vpp", "reason": reason,
+            "detail": {
+                "graph_node": packet.get("drop_node"), "path": packet.get("path"), "thread": packet.get("thread"),
+                "packet": packet.get("index"), "fate": packet.get("fate"), "rx_interface": packet.get("rx_interface"),
+                "flow": packet.get("flow"), "icmp_error_sent": packet.get("icmp_error_sent"),
+                "output_interface": packet.get("output_interface"),
+            },
+        }
+    return None
+
+
+def vpp_observations(parsed_trace, node=None, flow_filter=None, time_offset=None):
     """Observations (runbook contract) for each traced packet: its graph path and where it ended.
 
     One observation per graph node the packet crossed (``Received`` for the first, ``Forwarded`` for the
     next ones), then the outcome: ``Delivered`` (left through an interface, or reached VPP's own stack),
     ``Dropped`` (drop or punt; ``reason`` is ``<graph node>: <reason>``) or ``Rejected`` (dropped and an
     ICMP error was sent back, e.g. TTL expired). A truncated packet has no outcome observation.
+
+    ``time`` is seconds since the epoch: as printed for unix/datetime timestamps; for VPP's default
+    relative timestamps only when ``time_offset`` (the epoch time of VPP's clock zero) is given, else None.
+    ``vpp_time`` keeps the timestamp as printed and ``uptime`` the relative seconds.
     """
-    if not isinstance(parsed_trace, dict) or not isinstance(parsed_trace.get("packets"), list):
-        raise VppParseError("vpp_observations expects the result of parse_vpp_trace (a dict with 'packets')")
+    _check_parsed(parsed_trace, "vpp_observations")
+    if time_offset is not None:
+        try:
+            time_offset = float(time_offset)
+        except (TypeError, ValueError):
+            raise VppParseError("time_offset must be a number of seconds since the epoch, got %r" % (time_offset,))
     ts_format = parsed_trace.get("timestamp_format")
-    base = "uptime" if ts_format == "relative" else ("unix" if ts_format else None)
     observations = []
     for packet in filter_packets(parsed_trace, flow_filter):
         nodes = packet.get("nodes") or []
@@ -643,7 +691,8 @@ def vpp_observations(parsed_trace, node=None, flow_filter=None):
         def obs(action, graph_node, reason, when, packet=packet):
             return {
                 "node": node, "netns": None, "endpoint": None, "component": "vpp", "action": action,
-                "reason": reason, "time": timestamp_seconds(when), "vpp_time": when, "time_base": base,
+                "reason": reason, "time": _epoch(when, ts_format, time_offset), "vpp_time": when,
+                "uptime": timestamp_seconds(when) if ts_format == "relative" else None,
                 "source": "vpp-trace", "graph_node": graph_node, "thread": packet.get("thread"),
                 "packet": packet.get("index"), "fate": packet.get("fate"), "flow": packet.get("flow"),
             }

@@ -25,6 +25,7 @@ PLAY = r"""
         ttl_udp: "{{ ttl_text | netdiag.tracekit.parse_vpp_trace(flow_filter={'protocol': 'udp', 'dport': 33434}) }}"
         ttl_tcp: "{{ ttl_text | netdiag.tracekit.parse_vpp_trace(flow_filter={'protocol': 'tcp'}) }}"
         obs: "{{ trace_text | netdiag.tracekit.parse_vpp_trace | netdiag.tracekit.vpp_observations(node='vpp1') }}"
+        drop_point: "{{ trace_text | netdiag.tracekit.parse_vpp_trace | netdiag.tracekit.vpp_drop_point(node='vpp1') }}"
         errors: "{{ errors_text | netdiag.tracekit.parse_vpp_errors }}"
         errors_since: "{{ errors_text | netdiag.tracekit.parse_vpp_errors(since=errors_text) }}"
         runtime: "{{ runtime_text | netdiag.tracekit.parse_vpp_runtime }}"
@@ -41,6 +42,7 @@ PLAY = r"""
           - ttl_tcp.summary.packets == 0 and ttl_tcp.summary.total_packets == 1
           - "obs[-1].action == 'Dropped' and obs[-1].reason == 'acl-plugin-in-ip4-fa: ACL deny packets'"
           - obs[-1].node == 'vpp1' and obs[-1].component == 'vpp' and obs[-1].source == 'vpp-trace'
+          - "drop_point.reason == 'acl-plugin-in-ip4-fa: ACL deny packets' and drop_point.detail.rx_interface == 'pg0'"
           - errors | length == 2 and errors[0].node == 'ip4-input' and errors[0].reason == 'ip4 ttl <= 1'
           - errors[1].severity == 'info'
           - errors_since == []

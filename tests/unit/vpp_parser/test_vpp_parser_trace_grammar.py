@@ -15,6 +15,7 @@ from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser 
     parse_vpp_trace,
     select_packets,
     timestamp_seconds,
+    vpp_drop_point,
     vpp_observations,
 )
 
@@ -311,8 +312,23 @@ def test_observations_for_a_drop():
     assert last["reason"] == "ip4-input: ip4 ttl <= 1"
     assert (last["node"], last["netns"], last["endpoint"], last["component"], last["source"]) == \
         ("worker-1", None, None, "vpp", "vpp-trace")
-    assert last["vpp_time"] == "00:01:02:000140" and last["time"] == pytest.approx(62.00014)
-    assert last["time_base"] == "uptime"
+    assert last["vpp_time"] == "00:01:02:000140" and last["uptime"] == pytest.approx(62.00014)
+    # relative timestamps are not epoch times: none without the offset of VPP's clock
+    assert last["time"] is None
+    shifted = vpp_observations(parse_vpp_trace(OLD_DROP), time_offset=1700000000)
+    assert shifted[-1]["time"] == pytest.approx(1700000062.00014)
+    with pytest.raises(VppParseError, match="time_offset must be a number"):
+        vpp_observations(parse_vpp_trace(OLD_DROP), time_offset="yesterday")
+
+
+def test_drop_point():
+    parsed = parse_vpp_trace(OLD_PUNT + OLD_DROP.replace(THREAD0, ""))
+    point = vpp_drop_point(parsed, node="n1")
+    assert point["reason"] == "ip4-udp-lookup: no listener for dst port"
+    assert (point["node"], point["netns"], point["endpoint"], point["component"]) == ("n1", None, None, "vpp")
+    assert point["detail"]["fate"] == "punted" and point["detail"]["graph_node"] == "ip4-udp-lookup"
+    assert vpp_drop_point(parsed, flow_filter={"dport": 6000})["reason"] == "ip4-input: ip4 ttl <= 1"
+    assert vpp_drop_point(parsed, flow_filter={"dport": 1}) is None
 
 
 def test_observations_filtered_out():
