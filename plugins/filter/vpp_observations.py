@@ -52,7 +52,7 @@ _value:
     - A list of dicts with the runbook keys C(node), C(netns) (null), C(endpoint) (null), C(component) (C(vpp)),
       C(action) (C(Received), C(Forwarded), C(Delivered), C(Dropped), C(Rejected)), C(reason), C(time) (seconds
       since the epoch, see I(time_offset)), C(source) (C(vpp-trace)), and C(graph_node), C(vpp_time) (as printed),
-      C(uptime) (seconds of a relative timestamp), C(thread), C(packet), C(fate), C(flow).
+      C(uptime) (seconds of a relative timestamp), C(time_base) (C(uptime) or C(unix)), C(thread), C(packet), C(fate), C(flow).
   type: list
   elements: dict
 """

@@ -684,6 +684,8 @@ def vpp_observations(parsed_trace, node=None, flow_filter=None, time_offset=None
         except (TypeError, ValueError):
             raise VppParseError("time_offset must be a number of seconds since the epoch, got %r" % (time_offset,))
     ts_format = parsed_trace.get("timestamp_format")
+    # what VPP's timestamps count from: its own start (relative) or the epoch (unix, datetime)
+    base = "uptime" if ts_format == "relative" else ("unix" if ts_format else None)
     observations = []
     for packet in filter_packets(parsed_trace, flow_filter):
         nodes = packet.get("nodes") or []
@@ -692,7 +694,7 @@ def vpp_observations(parsed_trace, node=None, flow_filter=None, time_offset=None
             return {
                 "node": node, "netns": None, "endpoint": None, "component": "vpp", "action": action,
                 "reason": reason, "time": _epoch(when, ts_format, time_offset), "vpp_time": when,
-                "uptime": timestamp_seconds(when) if ts_format == "relative" else None,
+                "uptime": timestamp_seconds(when) if ts_format == "relative" else None, "time_base": base,
                 "source": "vpp-trace", "graph_node": graph_node, "thread": packet.get("thread"),
                 "packet": packet.get("index"), "fate": packet.get("fate"), "flow": packet.get("flow"),
             }

@@ -312,3 +312,4 @@ def test_observations_outcomes():
     assert (local["action"], local["graph_node"]) == ("Delivered", "ip4-receive")
     unix = vpp_observations(parse_vpp_trace(fixture("vpp-26.06-local", "trace_timestamp_unix.txt")))
     assert unix[0]["time"] == pytest.approx(1795346881.719683) and unix[0]["uptime"] is None
+    assert unix[0]["time_base"] == "unix"

@@ -314,7 +314,7 @@ def test_observations_for_a_drop():
         ("worker-1", None, None, "vpp", "vpp-trace")
     assert last["vpp_time"] == "00:01:02:000140" and last["uptime"] == pytest.approx(62.00014)
     # relative timestamps are not epoch times: none without the offset of VPP's clock
-    assert last["time"] is None
+    assert last["time"] is None and last["time_base"] == "uptime"
     shifted = vpp_observations(parse_vpp_trace(OLD_DROP), time_offset=1700000000)
     assert shifted[-1]["time"] == pytest.approx(1700000062.00014)
     with pytest.raises(VppParseError, match="time_offset must be a number"):
