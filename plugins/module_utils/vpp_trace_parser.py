@@ -76,6 +76,9 @@ DETAIL_KINDS = (
     ("arrow", re.compile(
         r"""(?P<label>[A-Za-z][\w-]*):?[ ](?P<a>[0-9A-Fa-f][0-9A-Fa-f.:]*)[ ]->[ ](?P<b>[0-9A-Fa-f][0-9A-Fa-f.:]*)(?P<rest>[^\n]*)""",
         re.X)),
+    # ARP body: "02:fe:d9:75:d5:b4/10.10.1.2 -> 00:00:00:00:00:00/10.10.1.1" (sender -> target)
+    ("arp", re.compile(r"""(?P<smac>[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})/(?P<sip>[0-9.]+)[ ]->[ ]"""
+                       r"""(?P<dmac>[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})/(?P<dip>[0-9.]+)""", re.X)),
     # "ICMP echo_request checksum 0xbfbf id 1", "ICMP6 echo_request ..."
     ("icmp", re.compile(r"""ICMP6?[ ](?P<type>[a-z][\w]*)""", re.X)),
     # "flags 0x02 SYN, tcp header: 40 bytes"
@@ -185,6 +188,9 @@ def _headers_in_detail(detail):
             elif _is_ip(a) and _is_ip(b):
                 current = [6 if ":" in a else 4, label.lower(), a, b, None, None, None, None]
                 flows.append(current)
+        elif m.group("d_arp"):
+            current = [4, "arp", m.group("arp_sip"), m.group("arp_dip"), None, None, None, None]
+            flows.append(current)
         elif m.group("d_icmp"):
             if current is not None and current[1] in ("icmp", "icmp6") and current[6] is None:
                 current[6] = m.group("icmp_type")

@@ -194,6 +194,34 @@ def test_tunnel_adjacency_tx_is_not_an_interface():
     assert packet["rx_interface"] == "GigabitEthernet0/8/0"
 
 
+def test_arp_request_answered_by_vpp():
+    text = THREAD0 + """Packet 1
+
+00:00:01:000001: af-packet-input
+  af_packet: hw_if_index 1 next-index 4
+00:00:01:000002: ethernet-input
+  ARP: e2:0f:1e:59:ec:f7 -> ff:ff:ff:ff:ff:ff
+00:00:01:000003: arp-input
+  request, type ethernet/IP4, address size 6/4
+  e2:0f:1e:59:ec:f7/10.10.1.1 -> 00:00:00:00:00:00/10.10.1.2
+00:00:01:000004: arp-reply
+  request, type ethernet/IP4, address size 6/4
+  e2:0f:1e:59:ec:f7/10.10.1.1 -> 00:00:00:00:00:00/10.10.1.2
+00:00:01:000005: host-vpp1out-output
+  host-vpp1out
+  ARP: 02:fe:d9:75:d5:b4 -> e2:0f:1e:59:ec:f7
+  reply, type ethernet/IP4, address size 6/4
+  02:fe:d9:75:d5:b4/10.10.1.2 -> e2:0f:1e:59:ec:f7/10.10.1.1
+"""
+    parsed = parse_vpp_trace(text)
+    packet = parsed["packets"][0]
+    assert packet["fate"] == "local"
+    assert packet["output_interface"] == "host-vpp1out"
+    assert (packet["flow"]["protocol"], packet["flow"]["src"], packet["flow"]["dst"], packet["flow"]["ethertype"]) == \
+        ("arp", "10.10.1.1", "10.10.1.2", "ARP")
+    assert len(filter_packets(parsed, {"protocol": "arp", "address": "10.10.1.2"})) == 1
+
+
 def test_bvi_output_then_nothing_is_truncated():
     text = THREAD0 + """Packet 1
 
