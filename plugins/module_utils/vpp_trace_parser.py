@@ -48,9 +48,9 @@ _TS = (r"(?P<time>\d+:\d{2}:\d{2}:\d{1,6}"                                 # rel
        r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?"               # datetime (26.x)
        r"|\d{9,}\.\d+)")                                                    # unix seconds (26.x)
 
-# One entry per kind of structural line: (name, compiled regex). The entries are joined into one regex
-# that is run over the whole text at once (one C-level scan, anchored on the newline before each line); the
-# text between two matches is the detail of the node record opened by the first one.
+# One entry per kind of structural line: (name, compiled regex). The entries are joined into one regex, tried
+# only on lines whose first non-blank character can start one of them; the lines between two structural
+# lines are the detail of the node record opened by the first one.
 TRACE_LINE_KINDS = (
     # "Limiting display ..." may be glued to the next thread's header (VPP prints no newline after it)
     ("thread", re.compile(
@@ -114,7 +114,7 @@ _NOT_INTERFACE_OUTPUT = frozenset((
 # Device input nodes: in an excerpt without "Packet N" headers, one of these starts a new packet.
 _DEVICE_INPUT = re.compile(
     r"^(?:dpdk|af-packet|af_packet|af-xdp|af_xdp|virtio|vhost-user|memif|tapcli|tuntap|pg|avf|rdma|netmap|vmxnet3|ixge|"
-    r"bond|host|ixgbe|i40e|ena|iavf|octeon|ssvm_eth|vrs|onp|mlx5)-input$|^tapcli-rx$|^handoff_trace$")
+    r"bond|host|ixgbe|i40e|ena|iavf|octeon|ssvm_eth|vrs|onp|mlx5)-input$|^(?:tapcli|tuntap)-rx$|^handoff_trace$")
 
 
 def _detail_text(lines, first, end):
