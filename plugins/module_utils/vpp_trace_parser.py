@@ -401,6 +401,11 @@ def _new_thread(threads, thread, name):
     return entry
 
 
+def _count_noise(lines, first, end):
+    """Lines outside any node record that mean nothing here (a prompt...); '...' elisions are not noise."""
+    return sum(1 for line in lines[first:end] if line.strip() and line.strip().strip(".") != "")
+
+
 def _new_packet(thread, thread_name, index):
     return {"thread": thread, "thread_name": thread_name, "index": index, "nodes": [],
             "handoff_from": None}
@@ -445,19 +450,21 @@ def _parse_vpp_trace(text):
     device_input = _DEVICE_INPUT.match
     structure = _STRUCTURE.match
     first_chars = _STRUCTURE_FIRST
-    for i, line in enumerate(lines):
-        c = line[:1]
-        if c == " " or c == "\t":
-            c = line.lstrip()[:1]
-        m = structure(line) if c in first_chars else None
+    lstrip = str.lstrip
+    # Only lines whose first non-blank character can start a structural line are tried (a C-speed filter).
+    candidates = [i for i, line in enumerate(lines) if lstrip(line)[:1] in first_chars]
+    previous = -1  # the last structural line
+    for i in candidates:
+        m = structure(lines[i])
         if m is None:
-            if node is None and c and c != "." and line.strip() != "...":
-                ignored += 1
             continue
         kind = m.lastgroup
         if node is not None:
             node["detail"] = _detail_text(lines, start, i)
             node = None
+        elif i > previous + 1:
+            ignored += _count_noise(lines, previous + 1, i)
+        previous = i
         found = True
         if kind == "k_node":
             name = m.group("node")
@@ -495,6 +502,8 @@ def _parse_vpp_trace(text):
             packet = None
     if node is not None:
         node["detail"] = _detail_text(lines, start, len(lines))
+    elif len(lines) > previous + 1:
+        ignored += _count_noise(lines, previous + 1, len(lines))
     for packet in packets:
         if packet["nodes"]:
             ts_format = timestamp_format(packet["nodes"][0]["time"])
