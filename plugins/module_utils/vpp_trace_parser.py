@@ -44,7 +44,7 @@ class VppParseError(ValueError):
 
 FATES = ("delivered", "dropped", "punted", "local", "truncated")
 
-_TS = (r"(?P<time>\d+:\d{2}:\d{2}:\d{1,6}"                                 # relative h:m:s:usec
+_TS = (r"(?P<time>\d+:\d{2}:\d{2}:\d{1,9}"                                 # relative h:m:s:usec
        r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?"               # datetime (26.x)
        r"|\d{9,}\.\d+)")                                                    # unix seconds (26.x)
 
@@ -54,7 +54,7 @@ _TS = (r"(?P<time>\d+:\d{2}:\d{2}:\d{1,6}"                                 # rel
 TRACE_LINE_KINDS = (
     # "Limiting display ..." may be glued to the next thread's header (VPP prints no newline after it)
     ("thread", re.compile(
-        r"""(?P<pre>Limiting[^\n]*?)?-{3,}[ \t]*(?:Start[ ]of[ ]thread|Thread)[ \t]+(?P<thread>\d+)[ \t]*(?P<thread_name>[^\n]*?)[ \t]*-{3,}""",
+        r"""(?P<pre>Limiting[^\n]*?)?-{3,}[ \t]*(?:Start[ ]of[ ]thread|Thread)[ \t]+(?P<thread>\d+)[ \t]*(?P<thread_name>[^\n]*?)[ \t]*(?:-{3,})?""",
         re.X)),
     ("limit", re.compile(r"""Limiting[ ]display[ ]to[ ](?P<max>\d+)[ ]packets[^\n]*""", re.X)),
     ("empty", re.compile(r"""No[ ]packets[ ]in[ ]trace[ ]buffer""", re.X)),
@@ -351,6 +351,11 @@ def _classify(packet, cache=None, roles=None):
     else:
         drop_node = terminal_drop["node"] if terminal_drop else None
         drop_reason = terminal_drop["reason"] if terminal_drop else None
+        if terminal_drop is not None and drop_node is None:
+            # error-drop/punt printed its rx:<interface> but the trace ends before the reason: name the node
+            # that sent the packet there (the last one before it that is not a drop node).
+            drop_node = next((rec["node"] for rec in reversed(nodes)
+                              if rec["node"] not in _DROP_NODES and rec["node"] not in _PUNT_NODES), None)
 
     unique = []
     seen = set()
