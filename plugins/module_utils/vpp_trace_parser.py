@@ -281,15 +281,15 @@ def _classify(packet, cache=None, roles=None):
     for pos, rec in enumerate(nodes):
         name, detail = rec["node"], rec["detail"]
         if "->" in detail:
-            found, found_l2 = _headers_cached(detail, cache)
-            flows.extend(found)
+            found = cache.get(detail) or _headers_cached(detail, cache)
+            flows.extend(found[0])
             if l2 is None:
-                l2 = found_l2
-        if sw_if_index is None:
+                l2 = found[1]
+        if sw_if_index is None and "if" in detail:
             sw = _SW_IF_INDEX.search(detail)
             if sw:
                 sw_if_index = int(sw.group("idx"))
-        role, is_local, answers = _node_role(name, roles)
+        role, is_local, answers = roles.get(name) or _node_role(name, roles)
         if role == _ROLE_DROP or role == _ROLE_PUNT:
             kind = "punted" if role == _ROLE_PUNT else "dropped"
             rx = _RX_IF.match(detail)
@@ -465,7 +465,7 @@ def _parse_vpp_trace(text):
             continue
         kind = m.lastgroup
         if node is not None:
-            node["detail"] = _detail_text(lines, start, i)
+            node["detail"] = lines[start].strip() if i - start == 1 else _detail_text(lines, start, i)
             node = None
         elif i > previous + 1:
             ignored += _count_noise(lines, previous + 1, i)
