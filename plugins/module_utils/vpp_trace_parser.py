@@ -54,7 +54,7 @@ _TS = (r"(?P<time>\d+:\d{2}:\d{2}:\d{1,9}"                                 # rel
 TRACE_LINE_KINDS = (
     # "Limiting display ..." may be glued to the next thread's header (VPP prints no newline after it)
     ("thread", re.compile(
-        r"""(?P<pre>Limiting[^\n]*?)?-{3,}[ \t]*(?:Start[ ]of[ ]thread|Thread)[ \t]+(?P<thread>\d+)[ \t]*(?P<thread_name>[^\n]*?)[ \t]*(?:-{3,})?""",
+        r"""(?P<pre>Limiting[^\n-]*)?-{3,}[ \t]*(?:Start[ ]of[ ]thread|Thread)[ \t]+(?P<thread>\d+)[ \t]*(?P<thread_name>[^\n]*?)[ \t]*(?:-{3,})?""",
         re.X)),
     ("limit", re.compile(r"""Limiting[ ]display[ ]to[ ](?P<max>\d+)[ ]packets[^\n]*""", re.X)),
     ("empty", re.compile(r"""No[ ]packets[ ]in[ ]trace[ ]buffer""", re.X)),
@@ -66,6 +66,7 @@ _STRUCTURE = re.compile(
     r"[ \t]*(?:" + "|".join("(?P<k_%s>%s)" % (name, rx.pattern) for name, rx in TRACE_LINE_KINDS) + r")[ \t]*$",
     re.X,
 )
+_MAX_STRUCTURE_LINE = 1024
 # The first character (after indentation) of every structural line: other lines are not tried at all.
 _STRUCTURE_FIRST = frozenset("0123456789PLN-")
 
@@ -457,7 +458,8 @@ def _parse_vpp_trace(text):
     first_chars = _STRUCTURE_FIRST
     lstrip = str.lstrip
     # Only lines whose first non-blank character can start a structural line are tried (a C-speed filter).
-    candidates = [i for i, line in enumerate(lines) if lstrip(line)[:1] in first_chars]
+    # Structural lines are short; a longer line is detail (this also bounds the regex work on odd input).
+    candidates = [i for i, line in enumerate(lines) if lstrip(line)[:1] in first_chars and len(line) < _MAX_STRUCTURE_LINE]
     previous = -1  # the last structural line
     for i in candidates:
         m = structure(lines[i])

@@ -331,6 +331,19 @@ def test_mangled_input_never_raises_anything_but_a_parse_error():
         assert parsed["summary"]["packets"] == len(parsed["packets"])
 
 
+def test_pathological_long_lines_are_handled():
+    """Long runs of dashes, quotes or spaces must not make the regexes backtrack for ages (no hang)."""
+    from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_show_parsers import (
+        parse_vpp_errors, parse_vpp_interfaces, parse_vpp_runtime)
+    junk = ["Limiting " + "-" * 200000, "--- Thread 1 " + "-" * 200000 + "x", '"' + "a " * 100000,
+            "1 node " + " " * 200000 + "x", "a" * 200000 + " active 1 2 3 4.0 5.0"]
+    text = OLD_DROP + "\n".join(junk)
+    assert parse_vpp_trace(text)["summary"]["packets"] == 1
+    for parser in (parse_vpp_errors, parse_vpp_runtime, parse_vpp_interfaces):
+        with pytest.raises(VppParseError):
+            parser("\n".join(junk))
+
+
 # ----------------------------------------------------------------------------------- filters, observations
 
 def test_flow_filter_keys_and_errors():
