@@ -134,6 +134,9 @@ def test_capture_every_event_type_ipv4_ipv6(lab, playbook_capture):
         assert (rst["reason"], rst["netns"], rst["netns_name"]) == ("NO_SOCKET", b, lab.ns["b"])
         syn = one(events, type="DROP", dst_ip=remote, dst_port=81, src_port=rst["dst_port"])
         assert (syn["reason"], syn["reason_code"], syn["netns"]) == ("NO_SOCKET", no_socket, b)
+        # the RST's tie fields are the SYN's (the packet that caused it), as the dropped SYN shows them
+        tie = "ip_id" if "." in remote else "flow_label"
+        assert rst[tie] is not None and (rst[tie], rst["dscp"]) == (syn[tie], syn["dscp"])
         # a receives the RST and the application gets ECONNREFUSED, with the source port after tcp_done.
         recv = one(events, type="RST_RECV", src_ip=local, src_port=rst["dst_port"], dst_ip=remote, dst_port=81)
         assert (recv["netns"], recv["netns_name"]) == (a, lab.ns["a"])
