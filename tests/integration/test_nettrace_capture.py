@@ -74,7 +74,7 @@ def playbook_capture(lab, tmp_path_factory):
                 state: absent
             - name: Start the capture
               netdiag.tracekit.nettrace:
-                duration: 6
+                duration: 10
                 filter_cidr: [10.99.0.0/24, "fd99::/64", 10.98.0.0/16, "fd98::/64"]
                 ready_file: %(ready)s
               async: 90
@@ -166,7 +166,7 @@ def test_ready_file_written_before_events(playbook_capture):
     assert ready["events"] == ["DROP", "RST_SENT", "RST_RECV", "SOCK_ERR", "RETRANS"]
     assert min(e["timestamp"] for e in trace["events"]) > ready["attached_at"]
     assert trace["stopped_by"] == "duration" and trace["changed"] is False
-    assert trace["capture_seconds"] >= 6 and trace["event_types"] == ready["events"]
+    assert trace["capture_seconds"] >= 10 and trace["event_types"] == ready["events"]
     assert trace["filters"] == ["10.99.0.0/24", "fd99::/64", "10.98.0.0/16", "fd98::/64"]
     assert trace["netns_filter"] == [] and trace["kernel_source"]
 
