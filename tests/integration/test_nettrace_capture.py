@@ -74,7 +74,7 @@ def playbook_capture(lab, tmp_path_factory):
                 state: absent
             - name: Start the capture
               netdiag.tracekit.nettrace:
-                duration: 6
+                duration: 10
                 filter_cidr: [10.99.0.0/24, "fd99::/64", 10.98.0.0/16, "fd98::/64"]
                 ready_file: %(ready)s
               async: 90
@@ -134,6 +134,9 @@ def test_capture_every_event_type_ipv4_ipv6(lab, playbook_capture):
         assert (rst["reason"], rst["netns"], rst["netns_name"]) == ("NO_SOCKET", b, lab.ns["b"])
         syn = one(events, type="DROP", dst_ip=remote, dst_port=81, src_port=rst["dst_port"])
         assert (syn["reason"], syn["reason_code"], syn["netns"]) == ("NO_SOCKET", no_socket, b)
+        # the RST's tie fields are the SYN's (the packet that caused it), as the dropped SYN shows them
+        tie = "ip_id" if "." in remote else "flow_label"
+        assert rst[tie] is not None and (rst[tie], rst["dscp"]) == (syn[tie], syn["dscp"])
         # a receives the RST and the application gets ECONNREFUSED, with the source port after tcp_done.
         recv = one(events, type="RST_RECV", src_ip=local, src_port=rst["dst_port"], dst_ip=remote, dst_port=81)
         assert (recv["netns"], recv["netns_name"]) == (a, lab.ns["a"])
@@ -163,6 +166,9 @@ def test_ready_file_written_before_events(playbook_capture):
     assert ready["events"] == ["DROP", "RST_SENT", "RST_RECV", "SOCK_ERR", "RETRANS"]
     assert min(e["timestamp"] for e in trace["events"]) > ready["attached_at"]
     assert trace["stopped_by"] == "duration" and trace["changed"] is False
+    assert trace["capture_seconds"] >= 10 and trace["event_types"] == ready["events"]
+    assert trace["filters"] == ["10.99.0.0/24", "fd99::/64", "10.98.0.0/16", "fd98::/64"]
+    assert trace["netns_filter"] == [] and trace["kernel_source"]
 
 
 def test_table_has_retina_columns(playbook_capture):

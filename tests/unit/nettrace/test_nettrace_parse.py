@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from conftest import shared_path
+from conftest import run_module, shared_path
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.netdiag.tracekit.plugins.filter.parse_nettrace import FilterModule
@@ -105,3 +105,12 @@ def test_filter_wrapper_errors_and_dict_input():
     with pytest.raises(AnsibleFilterError, match="'table' or 'stdout'"):
         parse_nettrace({"rc": 0})
     assert parse_nettrace("garbage", lenient=True)["skipped"] == 1
+
+
+def test_filter_loads_by_fqcn_in_ansible():
+    expr = ("{{ ['18:14:41 DROP 12 kfree_skb [fd00::1]:5 -> [fd00::2]:80', 'banner'] | "
+            "netdiag.tracekit.parse_nettrace(lenient=true, drop_reasons={'12': 'NETFILTER_DROP'}) }}")
+    result = run_module("ansible.builtin.debug", {"msg": expr}, timeout=120)
+    parsed = result["msg"]
+    assert parsed["skipped"] == 1 and parsed["events"][0]["reason"] == "NETFILTER_DROP"
+    assert (parsed["events"][0]["src_ip"], parsed["events"][0]["dst_port"]) == ("fd00::1", 80)
