@@ -462,6 +462,13 @@ class NettraceSession(object):
                 self.stopped_by = "stop_file"
         self.capture_seconds = round(time.monotonic() - start, 3)
         self.finish()
+        # The capture ended normally: its signal files have served (a failure leaves ready_file for the waiter).
+        for path in (self.ready_file, self.stop_file):
+            if path:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
 
     def finish(self):
         """Detach every program, drain what is left in the ring buffer, read the kernel counters."""

@@ -98,11 +98,12 @@ options:
       - An existing file at that path is removed when the module starts; remove it in the play before starting
         the module too, so a previous run's file cannot satisfy the wait.
     type: path
-      - When the module fails before it is attached, it writes C({"error": <message>}) there instead, so the
+      - When the module fails before it is attached, it writes a JSON object with the key C(error) there instead, so the
         play stops waiting at once; read the file to tell the two apart.
   stop_file:
     description:
       - End the capture as soon as this file exists (checked every 50 ms), and return normally.
+      - A capture that ends normally removes its O(ready_file) and O(stop_file).
       - Lets a play stop every node's capture right after the probe has its answer, instead of waiting out
         O(duration). A stale file at that path is removed when the module starts.
     type: path
