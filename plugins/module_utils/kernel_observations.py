@@ -56,16 +56,15 @@ def direction(event, flow):
     to_dst = any(_same(dst, d) for d in flow["dsts"])
     from_dst = any(_same(src, d) for d in flow["dsts"])
     if _same(src, flow["src"]) and to_dst:
-        if _tag_matches(event, flow["tag"], flow["count"]):
-            return "forward"
-        ports_known = event.get("src_port") not in (None, 0) or event.get("dst_port") not in (None, 0)
-        if flow["src_port"] and ports_known:
-            if event.get("src_port") == flow["src_port"]:
-                return "forward"
-            return None
-        # No ports to compare (ICMP, or an event without them): the tag decides, when the event has one.
-        has_tag = event.get("ip_id") is not None or event.get("flow_label") is not None
-        return None if has_tag else "forward"
+        tag = flow["tag"]
+        tagged = ((event.get("ip_id") is not None and tag.get("ip_id") is not None)
+                  or (event.get("flow_label") is not None and tag.get("flow_label") is not None))
+        if tagged:
+            # The packet's own IP ID / flow label was read: it decides, whatever the ports say.
+            return "forward" if _tag_matches(event, tag, flow["count"]) else None
+        if flow["src_port"] and (event.get("src_port") or event.get("dst_port")):
+            return "forward" if event.get("src_port") == flow["src_port"] else None
+        return "forward"
     if from_dst and _same(dst, flow["src"]):
         if flow["src_port"] and event.get("dst_port") not in (None, 0) and event.get("dst_port") != flow["src_port"]:
             return None
