@@ -139,11 +139,12 @@ class AclLookup(object):
         return rows[0] if rows else None
 
     def acl_by_uuid(self, uuid_prefix):
-        rows = self.nb("--columns=_uuid," + ",".join(ACL_COLUMNS), "list", "ACL", uuid_prefix)
+        # every column: which exist depends on the OVN version (label 20.12+, options 22.03+, tier 23.06+)
+        rows = self.nb("list", "ACL", uuid_prefix)
         return rows[0] if rows else None
 
     def acls_by_name(self, name):
-        return self.nb("--columns=_uuid," + ",".join(ACL_COLUMNS), "find", "ACL", "name=%s" % json.dumps(name))
+        return self.nb("find", "ACL", "name=%s" % json.dumps(name))
 
     def applied_to(self, acl_uuid):
         """Port groups and switches that hold the ACL (OVN-Kubernetes encodes the policy in the group name)."""
@@ -164,18 +165,54 @@ def acl_record(row, found_by, lflow=None, applied=None):
     return acl
 
 
-def find_acl(parsed, lookup, stdout=""):
-    """Return (acl or None, notes): the NB ACL that dropped/rejected the traced packet, and why not if none."""
-    notes = []
+def policy_of(acl):
+    """What the ACL stands for, from external_ids: an OVN-Kubernetes NetworkPolicy or a Neutron rule, or None."""
+    ext = (acl or {}).get("external_ids") or {}
+    name = ext.get("k8s.ovn.org/name") or ext.get("k8s.ovn.org/id")
+    if name:
+        kind = ext.get("k8s.ovn.org/owner-type") or "NetworkPolicy"
+        namespace = ext.get("k8s.ovn.org/namespace")
+        return "%s %s%s" % (kind, "%s/" % namespace if namespace else "", name)
+    for key in ("neutron:security_group_rule_id", "neutron:security_group_id"):
+        if ext.get(key):
+            return "Neutron %s %s" % (key.split(":", 1)[1].replace("_", " "), ext[key])
+    return None
+
+
+def describe_acl(acl):
+    """One line for reports: ACL name, direction, priority, action and the policy it stands for."""
+    text = "ACL %s (%s, priority %s, %s)" % (acl.get("name") or acl.get("uuid"), acl.get("direction"),
+                                            acl.get("priority"), acl.get("action"))
+    policy = policy_of(acl)
+    return text + (" from %s" % policy if policy else "")
+
+
+def _hints(parsed, acl_hints):
+    """lflow uuid prefix, ACL name and match of the deciding ACL flow: the parser's, else found here."""
+    hints = acl_hints(parsed) if acl_hints is not None else None
+    if hints:
+        return hints
     hop = verdict_hop(parsed)
     if hop is None:
+        return None
+    return {"lflow_uuid_prefix": hop.get("uuid"), "name": acl_name_in(hop_actions(hop)), "match": hop.get("match")}
+
+
+def find_acl(parsed, lookup, stdout="", acl_hints=None):
+    """Return (acl or None, notes): the NB ACL that dropped/rejected the traced packet, and why not if none.
+
+    ``acl_hints`` is the parser's function giving the deciding flow's uuid prefix and ACL name.
+    """
+    notes = []
+    hints = _hints(parsed, acl_hints)
+    if hints is None:
         if parsed.get("verdict") in ("dropped", "rejected"):
             notes.append("the packet was %s outside an ACL stage: no ACL to look up" % parsed["verdict"])
         return None, notes
-    name = hop.get("acl") or acl_name_in(hop_actions(hop))
+    name = hints.get("name")
     if not name and parsed.get("format") != "detailed":
         name = acl_name_in(stdout)
-    uuid = hop.get("uuid")
+    uuid = hints.get("lflow_uuid_prefix")
     if uuid:
         try:
             lflow = lookup.logical_flow(uuid)
@@ -203,7 +240,7 @@ def find_acl(parsed, lookup, stdout=""):
             notes.append("no ACL named %r in the Northbound database" % name)
             return None, notes
         if len(rows) > 1:
-            match = hop.get("match") or ""
+            match = hints.get("match") or ""
             narrowed = [row for row in rows if row.get("match") and row["match"] in match]
             notes.append("%d ACLs are named %r; %s" % (len(rows), name, "picked the one whose match is in the "
                                                        "flow" if len(narrowed) == 1 else "picked the first"))

@@ -143,6 +143,11 @@ options:
       - Path to ovn-trace. Searched on the PATH when omitted. C(ovn-sbctl) and C(ovn-nbctl) are taken from the
         same directory when they are there.
     type: path
+  node:
+    description:
+      - The node name recorded in RV(observations) (the inventory name, for diagnose_drop); this host's name
+        when omitted.
+    type: str
 requirements:
   - ovn-trace, ovn-sbctl and ovn-nbctl (OVN 2.7 or later; the C(ovn-central) or C(ovn-common) package)
   - netaddr (Python)
@@ -280,22 +285,31 @@ acl_commands:
   type: list
   elements: list
 observations:
-  description: The trace as tracekit observations (the same records diagnose_drop aggregates).
+  description:
+    - The trace as tracekit observations (the records diagnose_drop aggregates), C(component=ovn),
+      C(source=ovn-trace), one per step (C(Received), C(Forwarded), C(Delivered), C(Dropped), C(Rejected)); a
+      drop's C(reason) names the datapath, stage, logical flow and, when found, the Northbound ACL and the
+      policy in its external_ids.
   returned: when ovn-trace ran
   type: list
   elements: dict
+  sample:
+    - {node: central, component: ovn, action: Dropped, source: ovn-trace, netns: null, endpoint: null, time: null,
+       reason: "datapath sw1, stage ls_out_acl, lflow 3f1637db, drop;; ACL np-deny-db (to-lport, priority 1001, drop)
+       from NetworkPolicy prod/deny-db"}
 """
 
 import os
+import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.cli_runner import CliError, CliRunner
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_flow import (
     HAS_NETADDR, FlowError, build_microflow, check_remote, ovn_trace_argv, ssl_args)
-from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_nb import AclLookup, find_acl
+from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_nb import AclLookup, describe_acl, find_acl
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_trace_parser import (
-    ovn_observations, parse_ovn_trace)
+    acl_hints, ovn_observations, parse_ovn_trace)
 
 TYPED = ("eth_src", "eth_dst", "ip_src", "ip_dst", "protocol", "src_port", "dst_port", "ttl", "tcp_flags")
 
@@ -338,6 +352,7 @@ def main():
             acl_lookup=dict(type="bool", default=True),
             timeout=dict(type="int", default=30),
             ovn_trace_path=dict(type="path"),
+            node=dict(type="str"),
         ),
         mutually_exclusive=[["microflow", name] for name in TYPED],
         required_one_of=[["inport", "microflow"]],
@@ -388,9 +403,15 @@ def main():
         lookup = AclLookup(sb_db=params["db"], nb_db=nb_db, ssl=lookup_ssl, timeout=params["timeout"],
                            sbctl=sibling_tool(params["ovn_trace_path"], "ovn-sbctl"),
                            nbctl=sibling_tool(params["ovn_trace_path"], "ovn-nbctl"), module=module)
-        acl, notes = find_acl(parsed, lookup, stdout=out)
+        acl, notes = find_acl(parsed, lookup, stdout=out, acl_hints=acl_hints)
         result.update(acl=acl, acl_notes=notes, acl_commands=lookup.commands)
-    result["observations"] = ovn_observations(parsed)
+    observations = ovn_observations(parsed, node=params["node"] or platform.node())
+    if result["acl"]:
+        # the trace may not name the ACL (unlogged ACLs); the Northbound database does
+        for obs in observations:
+            if obs["action"] in ("Dropped", "Rejected"):
+                obs["reason"] = "%s; %s" % (obs["reason"], describe_acl(result["acl"]))
+    result["observations"] = observations
     module.exit_json(**result)
 
 
