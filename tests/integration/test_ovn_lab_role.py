@@ -59,7 +59,8 @@ def lab(tmp_path):
     try:
         yield play_role, run_dir, tmp_path
     finally:
-        play_role(lab_ovn_state="absent")
+        if os.path.exists(run_dir):
+            play_role(lab_ovn_state="absent")
         for name in ("ovnnb-server", "ovnsb-server", "ovn-northd"):  # in case absent itself failed
             pidfile = os.path.join(run_dir, name + ".pid")
             if os.path.exists(pidfile):
