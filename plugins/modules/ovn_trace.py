@@ -48,7 +48,7 @@ options:
   inport:
     description:
       - The logical port the packet enters from (for OVN-Kubernetes C(namespace_podname), for Neutron the
-        port UUID). Letters, digits and C(_ . : @ / + -) only.
+        port UUID). Letters, digits and the characters C(_.:@/+-) only.
       - Required with the typed fields; with O(microflow) it is prepended as C(inport == "...") when given.
     type: str
   microflow:
@@ -229,8 +229,8 @@ verdict:
   sample: dropped
 trace:
   description:
-    - The parsed trace (see the C(netdiag.tracekit.parse_ovn_trace) filter): C(format), C(flow), C(verdict),
-      C(outputs), C(hops), C(drop) and C(errors).
+    - The parsed trace (see the C(netdiag.tracekit.parse_ovn_trace) filter) with the keys C(format), C(flow),
+      C(verdict), C(outputs), C(hops), C(drop) and C(errors).
   returned: when ovn-trace ran
   type: dict
   sample:
