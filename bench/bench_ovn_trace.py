@@ -117,8 +117,8 @@ def run(sandbox, args):
     sys.stdout.write("ovn-trace parse benchmark (ovn-trace %s, parser %s)\n\n" % (
         subprocess.run(["ovn-trace", "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[0],
         os.path.relpath(parser_mod.__file__, os.path.join(ROOT, ".build", "collections"))))
-    sys.stdout.write("%-18s %-9s %8s %12s %11s %7s  %s\n" % ("scenario", "format", "bytes", "ovn-trace ms",
-                                                              "parse ms", "ratio", "verdict"))
+    header = ("scenario", "format", "bytes", "ovn-trace ms", "parse ms", "ratio", "verdict")
+    sys.stdout.write("%-18s %-9s %8s %12s %11s %7s  %s\n" % header)
     total_trace = total_parse = 0.0
     outputs = []
     for name, (ct, lb_dst, fields) in sorted(SCENARIOS.items()):
@@ -136,9 +136,9 @@ def run(sandbox, args):
                 name, fmt, len(text), trace_s * 1e3, parse_s * 1e3, 100.0 * parse_s / trace_s,
                 parse_ovn_trace(text)["verdict"]))
     ratio = 100.0 * total_parse / total_trace
+    figures = (len(outputs), total_trace * 1e3, total_parse * 1e3, ratio, "OK" if ratio < 5 else "MISSED")
     sys.stdout.write("\nall %d traces: ovn-trace (peer) %.1f ms, parse %.2f ms -> parse is %.2f%% of ovn-trace's run "
-                     "time (target < 5%%): %s\n" % (len(outputs), total_trace * 1e3, total_parse * 1e3, ratio,
-                                                   "OK" if ratio < 5 else "MISSED"))
+                     "time (target < 5%%): %s\n" % figures)
 
     flood = add_flood_switch(sandbox, args.flood_ports)
     gen_s, big = timed_run(["ovn-trace", "--db=" + sandbox.sb, "--detailed", "--", flood])

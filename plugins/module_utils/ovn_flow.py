@@ -137,9 +137,8 @@ def build_microflow(inport=None, microflow=None, eth_src=None, eth_dst=None, ip_
     if eth_dst is not None:
         terms.append("eth.dst == %s" % check_mac(eth_dst, "eth_dst"))
 
-    addrs = [(field, check_ip(value, name)) for field, name, value in (("src", "ip_src", ip_src),
-                                                                        ("dst", "ip_dst", ip_dst))
-             if value is not None]
+    pairs = (("src", "ip_src", ip_src), ("dst", "ip_dst", ip_dst))
+    addrs = [(field, check_ip(value, name)) for field, name, value in pairs if value is not None]
     versions = set(addr.version for _field, addr in addrs)
     if len(versions) > 1:
         raise FlowError("ip_src and ip_dst must both be IPv4 or both IPv6 (got %s and %s)" % (ip_src, ip_dst))

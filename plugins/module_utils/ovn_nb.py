@@ -181,8 +181,8 @@ def policy_of(acl):
 
 def describe_acl(acl):
     """One line for reports: ACL name, direction, priority, action and the policy it stands for."""
-    text = "ACL %s (%s, priority %s, %s)" % (acl.get("name") or acl.get("uuid"), acl.get("direction"),
-                                            acl.get("priority"), acl.get("action"))
+    text = "ACL %s (%s, priority %s, %s)" % (
+        acl.get("name") or acl.get("uuid"), acl.get("direction"), acl.get("priority"), acl.get("action"))
     policy = policy_of(acl)
     return text + (" from %s" % policy if policy else "")
 

@@ -106,8 +106,8 @@ def test_role_mirrors_the_lab_and_ovn_trace_names_the_policy(lab):
     assert [(o["datapath"], o["port"]) for o in res["trace"]["outputs"]] == [("n2", "n2-pod1")]
 
     # IPv6 through the same router
-    res = run_module("netdiag.tracekit.ovn_trace", dict(common, ip_src="fd00:10:244::5", ip_dst="fd00:10:244:1::5",
-                                                         dst_port=8080))
+    res = run_module("netdiag.tracekit.ovn_trace",
+                     dict(common, ip_src="fd00:10:244::5", ip_dst="fd00:10:244:1::5", dst_port=8080))
     assert res["verdict"] == "delivered"
 
     # a policy change is applied and reported

@@ -231,8 +231,8 @@ def test_injection_attempts_fail_before_ovn_trace_runs(recorder, args, message):
 
 def test_typed_fields_and_microflow_are_exclusive(recorder):
     script, marker = recorder
-    res = run_module("netdiag.tracekit.ovn_trace", dict(inport="p", microflow="ip4", protocol="tcp",
-                                                         ovn_trace_path=str(script)))
+    res = run_module("netdiag.tracekit.ovn_trace",
+                     dict(inport="p", microflow="ip4", protocol="tcp", ovn_trace_path=str(script)))
     assert res["failed"] is True and "mutually exclusive" in res["msg"]
     assert not marker.exists()
 
@@ -241,8 +241,8 @@ def test_missing_ovn_trace_and_unreachable_database(tmp_path):
     res = run_module("netdiag.tracekit.ovn_trace", dict(inport="p", ovn_trace_path=str(tmp_path / "ovn-trace")))
     assert res["failed"] is True and "is not an executable file" in res["msg"]
     if shutil.which("ovn-trace"):
-        res = run_module("netdiag.tracekit.ovn_trace", dict(inport="p", db="unix:%s" % (tmp_path / "nope.sock"),
-                                                             timeout=5))
+        res = run_module("netdiag.tracekit.ovn_trace",
+                         dict(inport="p", db="unix:%s" % (tmp_path / "nope.sock"), timeout=5))
         assert res["failed"] is True
         assert "nope.sock" in res["msg"]
         assert json.dumps(res["command"]).count("--db=unix:") == 1
