@@ -71,7 +71,7 @@ def timed_run(argv):
 
 def timed_parse(text, repeat):
     times = []
-    for _ in range(repeat):
+    for _attempt in range(repeat):
         start = time.perf_counter()
         parse_ovn_trace(text)
         times.append(time.perf_counter() - start)
@@ -92,7 +92,7 @@ def add_flood_switch(sandbox, ports):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--repeat", type=int, default=7, help="ovn-trace runs per trace (median), default 7")
     parser.add_argument("--flood-ports", type=int, default=1000, help="ports on the broadcast switch, default 1000")
     args = parser.parse_args()
@@ -125,7 +125,7 @@ def run(sandbox, args):
         expression = build_microflow(**fields)
         for fmt in ("detailed", "summary", "minimal"):
             argv = ovn_trace_argv(sandbox.sb, fmt, ct, lb_dst, expression)
-            runs = [timed_run(argv) for _ in range(args.repeat)]
+            runs = [timed_run(argv) for _attempt in range(args.repeat)]
             trace_s = statistics.median(r[0] for r in runs)
             text = runs[0][1]
             parse_s = statistics.median(timed_parse(text, max(20, args.repeat)))

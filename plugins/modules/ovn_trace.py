@@ -10,7 +10,8 @@ DOCUMENTATION = r"""
 module: ovn_trace
 short_description: Trace a packet through the OVN logical pipeline and name the ACL that dropped it
 version_added: 0.1.0
-author: netdiag.tracekit developers
+author:
+  - netdiag.tracekit developers
 description:
   - Runs C(ovn-trace) for one packet (a microflow) against the OVN Southbound database, parses its output
     (any format) and says whether the packet is delivered, dropped, rejected or could not be traced, where it
@@ -33,12 +34,13 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: The module only reads; it runs the same way in check mode.
+    details: The module only reads; it runs the same way in check mode.
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: posix
-    description: Runs where C(ovn-trace) can reach the Southbound database (a central node, or any node with a remote O(db)).
+    details: Runs where C(ovn-trace) can reach the Southbound database (a central node, or any node with a remote O(db)).
 options:
   datapath:
     description:
@@ -223,7 +225,7 @@ stderr:
   returned: when ovn-trace ran
   type: str
 verdict:
-  description: The trace's verdict, C(delivered), C(dropped), C(rejected), C(error) or C(partial) (same as RV(trace.verdict)).
+  description: The trace's verdict, C(delivered), C(dropped), C(rejected), C(error) or C(partial) (the same as C(trace.verdict)).
   returned: when ovn-trace ran
   type: str
   sample: dropped
@@ -249,12 +251,20 @@ acl:
     priority: {description: ACL priority., type: int}
     direction: {description: C(from-lport) or C(to-lport)., type: str}
     match: {description: The ACL's match expression., type: str}
-    action: {description: C(drop), C(reject), C(allow-related)..., type: str}
+    action:
+      description: The ACL action, C(drop), C(reject), C(allow-related)...
+      type: str
     label: {description: The ACL label (0 when unset)., type: int}
-    severity: {description: Log severity, or null., type: str}
+    severity:
+      description: Log severity, or null.
+      type: str
     log: {description: Whether the ACL logs., type: bool}
-    tier: {description: ACL tier (OVN 23.06 and later), or null., type: int}
-    meter: {description: Log meter, or null., type: str}
+    tier:
+      description: ACL tier (OVN 23.06 and later), or null.
+      type: int
+    meter:
+      description: Log meter, or null.
+      type: str
     external_ids:
       description: The ACL's external_ids (OVN-Kubernetes C(k8s.ovn.org/name), Neutron C(neutron:security_group_rule_id)...).
       type: dict
