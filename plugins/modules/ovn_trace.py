@@ -11,7 +11,7 @@ module: ovn_trace
 short_description: Trace a packet through the OVN logical pipeline and name the ACL that dropped it
 version_added: 0.1.0
 author:
-  - netdiag.tracekit developers
+  - netdiag.tracekit developers (@netdiag)
 description:
   - Runs C(ovn-trace) for one packet (a microflow) against the OVN Southbound database, parses its output
     (any format) and says whether the packet is delivered, dropped, rejected or could not be traced, where it
@@ -30,6 +30,7 @@ description:
     with exit code 0; the module detects them and fails with their text, returning the raw output.
   - The trace reads the databases only; nothing is changed.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - netdiag.tracekit.ovn_db
 attributes:
   check_mode:
