@@ -130,8 +130,8 @@ class OvnSandbox(object):
                                "external_ids:ovn-encap-ip=127.0.0.1", "external_ids:hostname=hv1"])
             self._run(vsctl + ["--may-exist", "add-br", "br-int", "--", "set", "bridge", "br-int",
                                "datapath_type=dummy", "fail-mode=secure"])
-            self._daemon("ovn-controller", ["ovn-controller", "unix:" + self.ovs_sock,
-                                            "--unixctl=" + os.path.join(self.run_dir, "ovn-controller.ctl")])
+            # ovn-controller has no --unixctl: its socket is OVN_RUNDIR/ovn-controller.<pid>.ctl
+            self._daemon("ovn-controller", ["ovn-controller", "unix:" + self.ovs_sock])
         return self
 
     def stop(self):
@@ -228,6 +228,16 @@ class OvnSandbox(object):
                 return
             time.sleep(0.05)
         raise SandboxError("ovn-controller did not register chassis hv1 within 5 s")
+
+    def wait_ports_up(self, ports, timeout=10.0):
+        """With ovn-controller, wait until it has bound the ports (Port_Binding up=true)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            states = [self.sbctl("--bare", "--columns=up", "list", "Port_Binding", port).strip() for port in ports]
+            if all(state == "true" for state in states):
+                return
+            time.sleep(0.1)
+        raise SandboxError("ovn-controller did not bind %s within %ss" % (", ".join(ports), timeout))
 
     def acl_uuid(self, name):
         return self.nbctl("--bare", "--columns=_uuid", "find", "ACL", "name=" + name).strip()

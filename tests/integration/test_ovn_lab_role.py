@@ -27,6 +27,8 @@ POLICIES = [
     {"name": "reject-redis", "ports": ["n2-pod2"], "protocol": "tcp", "port": 6379, "action": "reject",
      "log": False},
 ]
+LOAD_BALANCERS = [{"name": "svc-web", "vip": "10.96.0.10", "port": 80, "backends": ["10.244.1.5:8080"],
+                   "switches": ["n1"], "routers": ["cluster-router"]}]
 PLAY = """
 - hosts: localhost
   gather_facts: false
@@ -51,7 +53,8 @@ def lab(tmp_path):
     inventory = tmp_path / "hosts"
     inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
     extra = {"lab_ovn_run_dir": run_dir, "lab_ovn_remotes_file": str(tmp_path / "remotes.json"),
-             "lab_ovn_pods": PODS, "lab_ovn_routers": ROUTERS, "lab_ovn_policies": POLICIES}
+             "lab_ovn_pods": PODS, "lab_ovn_routers": ROUTERS, "lab_ovn_policies": POLICIES,
+             "lab_ovn_load_balancers": LOAD_BALANCERS}
 
     def play_role(**override):
         rc, out, err = run_playbook(str(play), extra_vars=dict(extra, **override), inventory=str(inventory))
@@ -102,6 +105,11 @@ def test_role_mirrors_the_lab_and_ovn_trace_names_the_policy(lab):
     assert res["acl"]["name"] == "reject-redis" and res["acl"]["found_by"] == "stage-hint"
 
     res = run_module("netdiag.tracekit.ovn_trace", dict(common, ip_dst="10.244.1.5", dst_port=8080))
+    assert res["verdict"] == "delivered"
+    assert [(o["datapath"], o["port"]) for o in res["trace"]["outputs"]] == [("n2", "n2-pod1")]
+
+    # the Service VIP, DNAT-ed by the load balancer to n2-pod1:8080 (ct new: ovn-trace picks the backend)
+    res = run_module("netdiag.tracekit.ovn_trace", dict(common, ip_dst="10.96.0.10", dst_port=80, ct=["new", "new"]))
     assert res["verdict"] == "delivered"
     assert [(o["datapath"], o["port"]) for o in res["trace"]["outputs"]] == [("n2", "n2-pod1")]
 

@@ -246,3 +246,34 @@ def test_missing_ovn_trace_and_unreachable_database(tmp_path):
         assert res["failed"] is True
         assert "nope.sock" in res["msg"]
         assert json.dumps(res["command"]).count("--db=unix:") == 1
+
+
+@pytest.fixture(scope="module")
+def ovn_with_ovs():
+    """The same topology with ovs-vswitchd (dummy datapath, user space) and ovn-controller binding the pods."""
+    if not have_ovn() or not (shutil.which("ovs-vswitchd") and shutil.which("ovn-controller")):
+        pytest.skip("ovs-vswitchd or ovn-controller is not installed (openvswitch-switch, ovn-host)")
+    run_dir = "/tmp/tkt-ovno-%d" % os.getpid()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    sandbox = OvnSandbox(run_dir)
+    try:
+        sandbox.start(ovs=True)
+        sandbox.build_topology()
+        sandbox.wait_ports_up(["sw0-p2", "sw1-p1"])
+        yield sandbox
+    finally:
+        sandbox.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def test_ovs_option_shows_the_openflow_flows_of_the_dropping_acl(ovn_with_ovs):
+    ovn = ovn_with_ovs
+    res = trace(ovn, "client", eth_dst=ROUTER_MAC_SW0, ip_dst="10.0.1.11", protocol="tcp", dst_port=5432,
+                ovs=True, ovs_remote=ovn.br_int_mgmt)
+    assert "--ovs=%s" % ovn.br_int_mgmt in res["command"]
+    assert res["verdict"] == "dropped"
+    drop = res["trace"]["drop"]
+    assert drop["stage"] == "ls_out_acl"
+    # ovn-controller installed the ACL flow: its OpenFlow cookie is the logical flow's uuid prefix
+    assert "cookie=0x%s" % drop["uuid"].lstrip("0") in res["stdout"]
+    assert res["acl"]["name"] == "np-deny-db"
