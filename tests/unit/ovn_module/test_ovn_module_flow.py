@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_flow import (
     FlowError, build_microflow, check_ct, check_lb_dst, check_remote, ovn_trace_argv, tcp_flags_value)
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_nb import (
-    acl_name_in, ovsdb_rows, verdict_hop)
+    AclLookupError, acl_name_in, describe_acl, find_acl, ovsdb_rows, policy_of, verdict_hop)
 
 
 def test_tcp_ipv4_full_flow_matches_the_fixture_command():
@@ -155,3 +155,59 @@ def test_acl_name_and_verdict_hop_from_trace_actions():
     assert verdict_hop({"verdict": "dropped", "hops": hops, "drop": None})["uuid"] == "404a3c71"
     # a port-security drop is not an ACL
     assert verdict_hop({"verdict": "dropped", "hops": [], "drop": {"stage": "ls_in_check_port_sec"}}) is None
+
+
+class _Lookup(object):
+    """Answers like ovn-sbctl/ovn-nbctl would for one ACL; raises for the SB when told to (database down)."""
+
+    def __init__(self, sb_down=False):
+        self.sb_down = sb_down
+        self.acl = {"_uuid": "3545e567-56ab-48ef-9995-8bfb099ca55c", "name": "np-deny-db", "priority": 1001,
+                    "direction": "to-lport", "match": "outport == @pg_db && ip4 && tcp.dst == 5432", "action": "drop",
+                    "label": 0, "severity": None, "log": False, "meter": None, "options": {},
+                    "external_ids": {"k8s.ovn.org/name": "deny-db", "k8s.ovn.org/namespace": "prod"}}
+
+    def logical_flow(self, prefix):
+        if self.sb_down:
+            raise AclLookupError("ovn-sbctl: unix:/x: database connection failed")
+        return {"_uuid": prefix + "-7532-4125-8f8f-c276d3805a50", "external_ids": {"stage-hint": "3545e567"}}
+
+    def acl_by_uuid(self, prefix):
+        return self.acl if self.acl["_uuid"].startswith(prefix) else None
+
+    def acls_by_name(self, name):
+        return [self.acl] if name == self.acl["name"] else []
+
+    def applied_to(self, uuid):
+        return {"port_groups": ["pg_db"], "switches": []}
+
+
+def _parsed(name=None, uuid="3f1637db", verdict="dropped"):
+    acl = {"name": name, "uuid": uuid, "stage": "ls_out_acl", "match": "outport == @pg_db && ip4 && tcp.dst == 5432"}
+    return {"format": "detailed" if uuid else "summary", "verdict": verdict, "hops": [],
+            "drop": {"stage": "ls_out_acl", "datapath": "sw1", "uuid": uuid, "acl": acl}}
+
+
+def _hints(parsed):
+    acl = parsed["drop"]["acl"]
+    return {"lflow_uuid_prefix": acl["uuid"], "name": acl["name"], "match": acl["match"]}
+
+
+def test_find_acl_through_the_stage_hint_then_by_name_when_the_southbound_is_down():
+    acl, notes = find_acl(_parsed(), _Lookup(), acl_hints=_hints)
+    assert (acl["name"], acl["found_by"], notes) == ("np-deny-db", "stage-hint", [])
+    assert acl["port_groups"] == ["pg_db"] and acl["lflow_uuid"].startswith("3f1637db")
+    # SB unreachable and the ACL not logged: no name to fall back on, and the notes say why
+    acl, notes = find_acl(_parsed(), _Lookup(sb_down=True), acl_hints=_hints)
+    assert acl is None and "database connection failed" in notes[0]
+    # logged ACL: found by its name
+    acl, notes = find_acl(_parsed(name="np-deny-db"), _Lookup(sb_down=True), acl_hints=_hints)
+    assert acl["found_by"] == "log-name" and "database connection failed" in notes[0]
+
+
+def test_policy_description_from_external_ids():
+    assert describe_acl(dict(_Lookup().acl, uuid="x")) == \
+        "ACL np-deny-db (to-lport, priority 1001, drop) from NetworkPolicy prod/deny-db"
+    assert policy_of({"external_ids": {"neutron:security_group_rule_id": "5f1d"}}) == \
+        "Neutron security group rule id 5f1d"
+    assert policy_of({"external_ids": {}}) is None
