@@ -32,8 +32,12 @@ options:
 EXAMPLES = r"""
 - name: Trace a flow and parse it
   ansible.builtin.command:
-    argv: [ovn-trace, --db=unix:/var/run/ovn/ovnsb_db.sock,
-           'inport == "sw0-port1" && eth.src == 50:54:00:00:00:01 && eth.dst == 50:54:00:00:00:02 && ip4.src == 10.0.0.11 && ip4.dst == 10.0.0.12 && ip.ttl == 64 && tcp.dst == 22']
+    argv:
+      - ovn-trace
+      - --db=unix:/var/run/ovn/ovnsb_db.sock
+      - >-
+        inport == "sw0-port1" && eth.src == 50:54:00:00:00:01 && eth.dst == 50:54:00:00:00:02
+        && ip4.src == 10.0.0.11 && ip4.dst == 10.0.0.12 && ip.ttl == 64 && tcp.dst == 22
   register: trace
   changed_when: false
 

@@ -16,7 +16,7 @@ description:
     C(ovn-trace) (any format, OVN 2.7 to 24.x and main) into a verdict, the outputs, the logical flows
     hit and the drop point with the ACL name, the same structure the
     C(netdiag.tracekit.parse_ovn_trace) filter returns.
-  - No template is needed. With I(text), M(ansible.utils.cli_parse) wants I(parser.command) too: give
+  - No template is needed. With I(text), M(ansible.utils.cli_parse) also wants I(parser.command); give
     C(ovn-trace), it only names the command the text came from.
   - ovn-trace's own errors (unknown port, flow parse error) give the verdict
     C(error), not a parser error; text that is not a string gives a parser error.
@@ -43,7 +43,17 @@ EXAMPLES = r"""
   register: parsed
 """
 
-from ansible_collections.ansible.utils.plugins.plugin_utils.base.cli_parser import CliParserBase
+try:
+    from ansible_collections.ansible.utils.plugins.plugin_utils.base.cli_parser import CliParserBase
+except ImportError:  # pragma: no cover - ansible.utils absent: cli_parse (its only caller) is absent too
+
+    class CliParserBase:  # pylint: disable=too-few-public-methods
+        """Same constructor as ansible.utils' base class, so this file stays importable without it."""
+
+        def __init__(self, task_args, task_vars, debug):
+            self._debug = debug
+            self._task_args = task_args
+            self._task_vars = task_vars
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_trace_parser import parse_ovn_trace
 
