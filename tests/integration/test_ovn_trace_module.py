@@ -216,7 +216,6 @@ def recorder(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (dict(inport='sw0-p1" || inport == "sw0-p2'), "inport"),
     (dict(inport="sw0-p1", ip_dst="10.0.0.1 || 1"), "ip_dst"),
-    (dict(inport="sw0-p1", eth_src="ff:ff:ff:ff:ff:ff && ip6"), "eth_src"),
     (dict(inport="sw0-p1", datapath="--ovs"), "datapath"),
     (dict(inport="sw0-p1", db="unix:/x --ovs"), "db"),
 ])
