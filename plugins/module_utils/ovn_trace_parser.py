@@ -13,9 +13,11 @@ Public interface (stable; the ``ovn_trace`` module, the ``parse_ovn_trace`` filt
 - ``flow``: the microflow of the leading ``# ...`` line, or None when the text lacks it;
 - ``verdict``: ``delivered`` (the original packet, or the answer a responder built from it in place,
   reached a port), ``dropped``, ``rejected`` (a reply was generated instead: ``tcp_reset``, ``icmp4``,
-  ``icmp6``, ``sctp_abort`` sections), ``error`` (ovn-trace could not trace: unknown port or datapath,
+  ``icmp6``, ``sctp_abort`` sections; the drop kind is ``reject``), ``error`` (ovn-trace could not trace: unknown port or datapath,
   flow parse error; ovn-trace prints these on stdout with exit code 0) or ``partial`` (a fragment: the
-  text stops where the packet still continues, or nothing of a trace was recognised);
+  text stops where the packet still continues, or nothing of a trace was recognised). A router that
+  must first resolve the next hop (an ``arp``/``nd_ns`` request is generated instead of forwarding)
+  gives ``dropped`` with the drop kind ``arp_pending``: the packet goes no further in this trace;
 - ``outputs``: final deliveries of the original packet, ``[{datapath, port, type}]``. An output to a
   ``patch`` or ``l3gateway`` port hands the packet to the peer datapath and is not a delivery. Outputs
   inside generated-packet sections are not deliveries (see ``generated``), except ``nd_na`` (the ND
@@ -119,7 +121,6 @@ _T = dict((t["name"], t["getval"]) for t in LINE_TEMPLATES)
 
 # Regexes applied to a piece of a line already classified.
 _RE_KV = re.compile(r"""(?P<key>[\w-]+)\s*=\s*(?:"(?P<q>(?:[^"\\]|\\.)*)"|(?P<v>[^,\s)]*))""", re.X)
-_RE_PRIORITY = re.compile(r"""^(?P<match>.*),\spriority\s(?P<priority>-?\d+)(?:,\suuid\s(?P<uuid>[0-9a-fA-F]+))?$""", re.X)
 _RE_NO_MATCH = re.compile(r"""^no\smatch(?:\s\((?P<why>[^)]*)\))?$""", re.X)
 _RE_LOG_ACTION = re.compile(r"""\blog\((?P<args>[^;]*)\)""", re.X)
 _RE_BLOCKED = re.compile(r"""(?P<what>ct_(?:label|mark)\.blocked\s*=\s*1\b|ct_(?:label|mark)\s*=\s*0x1/0x1\b)""", re.X)
@@ -170,7 +171,7 @@ def _pipeline_args(args):
 
 
 class _Trace:
-    """Accumulates what the lines say; ``result()`` turns it into the public dict."""
+    """Accumulates what the lines say; ``_finish()`` turns it into the public dict."""
 
     def __init__(self):
         self.flow = None
@@ -196,9 +197,6 @@ class _Trace:
         self.unclosed = False
 
     # -- helpers -----------------------------------------------------------------------------------
-    def top(self):
-        return self.stack[-1]
-
     def push(self, kind, ctx=None, gen=None, gen_index=None, indent=0, mcast=None):
         parent = self.stack[-1] if self.stack else None
         if parent is not None:
@@ -358,6 +356,9 @@ class _Trace:
         self.event("error")
         if any(f in error for f in FATAL_STAR_ERRORS):
             self.drop("error", "*** " + error, self.stack[-1], self.stack[-1].last_hop)
+        elif "not implemented" in error:
+            # Old ovn-trace stops following the packet at actions it cannot simulate.
+            self.last_event = "unsupported"
 
     def drop(self, kind, reason, frame, hop_index):
         self.drops.append({"kind": kind, "reason": reason, "_hop": hop_index, "_gen": frame.gen,
@@ -455,7 +456,7 @@ def _classify(s):
         m = _T["pipeline"].match(s)
         if m:
             return "pipeline", m
-    if c in "uefmoo":
+    if c in "uefmo":
         m = _T["fatal"].match(s)
         if m:
             return "fatal", m
@@ -785,7 +786,7 @@ def _finish(tr, fmt):
         # The packet neither left nor met an explicit drop: either the text stops early or the
         # pipeline simply ends (an ACL verdict without next;, a ct_commit of a blocked connection).
         last = tr.last_action or ""
-        dangling = tr.last_event in ("handoff", "pipeline", "section") or tr.unclosed
+        dangling = tr.last_event in ("handoff", "pipeline", "section", "unsupported") or tr.unclosed
         if fmt == "minimal":
             dangling = tr.unclosed
         if dangling or (fmt != "minimal" and _RE_CONTINUE.match(last) and tr.last_event == "action"):

@@ -318,3 +318,14 @@ def test_pre_20_acl_forms_blocked_label_and_direct_tcp_reset():
     assert parsed["verdict"] == "rejected"
     assert parsed["drop"]["uuid"] == "0badcafe" and parsed["drop"]["acl"]["direction"] == "to-lport"
     assert parsed["generated"][0]["outputs"] == [{"datapath": "n1", "port": "ap", "type": ""}]
+
+
+def test_ovs_2_6_trace_stopping_at_an_unimplemented_ct_action_is_partial():
+    """The first ovn-trace (2016) could not follow ct_next: the packet is not dropped, the trace stops."""
+    text = (_title('ingress(dp="sw0", inport="vm1")')
+            + " 5. ls_in_pre_stateful: reg0[0] == 1, priority 100\n"
+            + "    ct_next;\n"
+            + "    *** ct_* actions not implemented\n")
+    parsed = parse_ovn_trace(text)
+    assert parsed["verdict"] == "partial"
+    assert parsed["errors"] == ["*** ct_* actions not implemented"]
