@@ -252,6 +252,8 @@ def ovn_trace_argv(params, expression):
     lb_dst = check_lb_dst(params.get("lb_dst"))
     if lb_dst:
         args.append("--lb-dst=%s" % lb_dst)
+    if params.get("ovs_remote") and not params.get("ovs"):
+        raise FlowError("ovs_remote is only used with ovs: true")
     if params.get("ovs"):
         remote = check_remote(params.get("ovs_remote"), "ovs_remote")
         args.append("--ovs=%s" % remote if remote else "--ovs")

@@ -221,6 +221,11 @@ stdout:
   description: ovn-trace's raw output (also on failure, when it ran).
   returned: when ovn-trace ran
   type: str
+rc:
+  description: ovn-trace's exit code (0 also when it printed an error such as an unknown port).
+  returned: when ovn-trace ran
+  type: int
+  sample: 0
 stderr:
   description: ovn-trace's standard error.
   returned: when ovn-trace ran
@@ -367,7 +372,6 @@ def main():
         ),
         mutually_exclusive=[["microflow", name] for name in TYPED],
         required_one_of=[["inport", "microflow"]],
-        required_by={"ovs_remote": "ovs"},
         supports_check_mode=True,
     )
     params = module.params

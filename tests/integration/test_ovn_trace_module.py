@@ -195,6 +195,7 @@ def test_unknown_port_fails_with_ovn_traces_message(ovn):
     assert 'unknown port "no-such-port"' in res["msg"]
     assert res["trace"]["verdict"] == "error"
     assert res["stdout"].strip() == 'unknown port "no-such-port"'  # ovn-trace's raw output is returned
+    assert res["rc"] == 0  # ovn-trace itself reported success
 
 
 def test_unknown_datapath_fails(ovn):

@@ -126,6 +126,11 @@ def test_argv_puts_every_option_before_the_end_of_options_marker():
                     "--lb-dst=10.0.1.12:8080", "--ovs=unix:/r/br-int.mgmt", "--", "sw0", 'inport == "p"']
 
 
+def test_ovs_remote_without_ovs_is_refused():
+    with pytest.raises(FlowError, match="only used with ovs: true"):
+        ovn_trace_argv(dict(ovs=False, ovs_remote="unix:/r/br-int.mgmt"), "ip4")
+
+
 def test_ssl_remote_needs_the_three_files():
     with pytest.raises(FlowError, match="private_key, certificate, ca_cert"):
         ovn_trace_argv(dict(db="ssl:10.0.0.1:6642"), "ip4")
