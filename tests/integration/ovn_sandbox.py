@@ -16,6 +16,7 @@ ovn-controller for ``ovn-trace --ovs``. ``build_topology()`` creates the scenari
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -57,6 +58,22 @@ class SandboxError(Exception):
     pass
 
 
+def make_pki(directory):
+    """A CA and a server and a client certificate made with ovs-pki (about 3 s): {server: {...}, client: {...}}."""
+    pki = os.path.join(directory, "pki")
+    for argv in (["ovs-pki", "--dir=" + pki, "--force", "init"],
+                 ["ovs-pki", "--dir=" + pki, "req+sign", "server", "switch"],
+                 ["ovs-pki", "--dir=" + pki, "req+sign", "client", "switch"]):
+        # req+sign writes NAME-privkey.pem and NAME-cert.pem in the current folder
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, cwd=directory)
+        if proc.returncode != 0:
+            raise SandboxError("%s failed: %s" % (" ".join(argv), (proc.stderr or proc.stdout).strip()))
+    ca_cert = os.path.join(pki, "switchca", "cacert.pem")
+    return dict((who, {"private_key": os.path.join(directory, who + "-privkey.pem"),
+                       "certificate": os.path.join(directory, who + "-cert.pem"), "ca_cert": ca_cert})
+                for who in ("server", "client"))
+
+
 def have_ovn():
     return all(shutil.which(p) for p in ("ovsdb-server", "ovsdb-tool", "ovn-northd", "ovn-nbctl", "ovn-sbctl",
                                          "ovn-trace"))
@@ -70,6 +87,7 @@ class OvnSandbox(object):
         self.ovs_sock = os.path.join(self.run_dir, "db.sock")
         self.pids = []
         self.ovs = False
+        self.ssl_remotes = {}
 
     @property
     def nb(self):
@@ -103,13 +121,20 @@ class OvnSandbox(object):
         self._run(argv + ["--detach", "--no-chdir", "--pidfile=" + pidfile, "--log-file=" + logfile])
         self.pids.append(pidfile)
 
-    def start(self, ovs=False):
+    def start(self, ovs=False, ssl=None):
+        """Start OVN; ``ssl={private_key, certificate, ca_cert}`` also listens on ssl: at 127.0.0.1 (see ssl_remotes)."""
         os.makedirs(self.run_dir, exist_ok=True)
         for db, schema, sock in (("ovnnb", NB_SCHEMA, self.nb_sock), ("ovnsb", SB_SCHEMA, self.sb_sock)):
             path = os.path.join(self.run_dir, db + ".db")
             self._run(["ovsdb-tool", "create", path, schema])
+            extra = []
+            if ssl:
+                extra = ["--remote=pssl:0:127.0.0.1", "--private-key=" + ssl["private_key"],
+                         "--certificate=" + ssl["certificate"], "--ca-cert=" + ssl["ca_cert"]]
             self._daemon(db + "-server", ["ovsdb-server", "--remote=punix:" + sock, "--no-self-confinement",
-                                          "--unixctl=" + os.path.join(self.run_dir, db + ".ctl"), path])
+                                          "--unixctl=" + os.path.join(self.run_dir, db + ".ctl")] + extra + [path])
+            if ssl:
+                self.ssl_remotes[db] = "ssl:127.0.0.1:%d" % self._listening_port(db + "-server.log")
         self._daemon("ovn-northd", ["ovn-northd", "--ovnnb-db=" + self.nb, "--ovnsb-db=" + self.sb,
                                     "--unixctl=" + os.path.join(self.run_dir, "ovn-northd.ctl")])
         self.nbctl("init")
@@ -228,6 +253,16 @@ class OvnSandbox(object):
                 return
             time.sleep(0.05)
         raise SandboxError("ovn-controller did not register chassis hv1 within 5 s")
+
+    def _listening_port(self, log_name):
+        """The port the kernel chose for pssl:0 (ovsdb-server logs 'listening on port N')."""
+        for _attempt in range(50):
+            with open(os.path.join(self.run_dir, log_name)) as handle:
+                match = re.search(r"listening on port (\d+)", handle.read())
+            if match:
+                return int(match.group(1))
+            time.sleep(0.05)
+        raise SandboxError("%s does not say which port it listens on" % log_name)
 
     def wait_ports_up(self, ports, timeout=10.0):
         """With ovn-controller, wait until it has bound the ports (Port_Binding up=true)."""

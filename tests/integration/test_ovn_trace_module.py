@@ -13,7 +13,7 @@ import pytest
 
 from conftest import run_module
 
-from ovn_sandbox import ACLS, OvnSandbox, have_ovn
+from ovn_sandbox import ACLS, OvnSandbox, have_ovn, make_pki
 
 PODS = {
     # the sandbox's pods: (port, mac, ipv4, ipv6)
@@ -277,3 +277,31 @@ def test_ovs_option_shows_the_openflow_flows_of_the_dropping_acl(ovn_with_ovs):
     # ovn-controller installed the ACL flow: its OpenFlow cookie is the logical flow's uuid prefix
     assert "cookie=0x%s" % drop["uuid"].lstrip("0") in res["stdout"]
     assert res["acl"]["name"] == "np-deny-db"
+
+
+def test_ssl_remotes_with_client_certificates(tmp_path):
+    """Both databases reached over ssl: (127.0.0.1 only) with certificates made by ovs-pki."""
+    if not have_ovn() or not shutil.which("ovs-pki"):
+        pytest.skip("OVN or ovs-pki (openvswitch-common) is not installed")
+    certs = make_pki(str(tmp_path))
+    run_dir = "/tmp/tkt-ovns-%d" % os.getpid()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    sandbox = OvnSandbox(run_dir)
+    try:
+        sandbox.start(ssl=certs["server"])
+        sandbox.build_topology()
+        client = certs["client"]
+        res = run_module("netdiag.tracekit.ovn_trace", dict(
+            db=sandbox.ssl_remotes["ovnsb"], nb_db=sandbox.ssl_remotes["ovnnb"], inport="sw0-p2",
+            eth_src=PODS["client"][1], eth_dst=ROUTER_MAC_SW0, ip_src="10.0.0.12", ip_dst="10.0.1.11",
+            protocol="tcp", dst_port=5432, **client))
+        assert res["verdict"] == "dropped", res.get("msg")
+        assert res["acl"]["name"] == "np-deny-db"
+        assert "--private-key=%s" % client["private_key"] in res["command"]
+        assert all("--ca-cert=%s" % client["ca_cert"] in cmd for cmd in res["acl_commands"])
+        # without the client files the module refuses before running anything
+        res = run_module("netdiag.tracekit.ovn_trace", dict(db=sandbox.ssl_remotes["ovnsb"], inport="sw0-p2"))
+        assert res["failed"] is True and "an ssl: database remote needs private_key, certificate, ca_cert" in res["msg"]
+    finally:
+        sandbox.stop()
+        shutil.rmtree(run_dir, ignore_errors=True)
