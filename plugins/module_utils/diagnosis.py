@@ -146,6 +146,18 @@ def reply_reason(reply):
     return "ICMP %s %s from %s" % (kind, reply.get("code_name"), reply.get("from"))
 
 
+def locate_logical(obs, nodes, dst):
+    """Place a logical observation (OVN) on the node whose switch its datapath is, not on the host that ran
+    the trace; a drop in the egress pipeline of the destination's switch is the destination pod's policy."""
+    datapath = obs.get("datapath")
+    if obs.get("component") != "ovn" or not datapath or datapath not in (nodes or {}):
+        return obs
+    placed = dict(obs, node=datapath, traced_on=obs.get("node"))
+    if obs.get("action") in ("Dropped", "Rejected") and dst.get("node") == datapath and obs.get("pipeline") == "egress":
+        placed["endpoint"] = dst.get("name")
+    return placed
+
+
 def _sort_key(obs):
     return (obs.get("time") is None, obs.get("time") or 0, COMPONENT_RANK.get(obs.get("component"), 9))
 
@@ -174,7 +186,8 @@ def diagnose(injection, src, dst, captures=None, endpoints=None, nodes=None, ser
         if obs.get("action") not in ACTIONS:
             raise DiagnosisError("capture observation with action %r; expected one of %s"
                                  % (obs.get("action"), ", ".join(ACTIONS)))
-    observations = probe_observations(injection, src, dst, endpoints, nodes, services) + list(captures or [])
+    captures = [locate_logical(obs, nodes, dst) for obs in captures or []]
+    observations = probe_observations(injection, src, dst, endpoints, nodes, services) + captures
     observations = sorted(observations, key=_sort_key)
     outcome = injection["outcome"]
     drop_point = None

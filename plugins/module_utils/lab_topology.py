@@ -55,6 +55,12 @@ def _addr(value, what):
         raise LabError("%s: %r is not an IP address" % (what, value))
 
 
+def ovn_k8s_mac(ip):
+    """The MAC OVN-Kubernetes gives an address: 0a:58 then the IPv4 address in hex (IPv6: its last 4 bytes)."""
+    packed = ipaddress.ip_address(ip).packed[-4:]
+    return "0a:58:" + ":".join("%02x" % b for b in packed)
+
+
 def _ifname(prefix, name):
     """A veth name (at most 15 characters) that is unique for the pod and recognisable."""
     digest = hashlib.sha1(("%s/%s" % (prefix, name)).encode()).hexdigest()[:6]
@@ -93,6 +99,7 @@ def plan(spec):
             "underlay_len6": underlay6.prefixlen,
             "pod_cidrs": [str(c) for c in cidrs],
             "gateways": ["%s/%d" % (c.network_address + 1, c.prefixlen) for c in cidrs],
+            "gateway_mac": ovn_k8s_mac(cidrs[0].network_address + 1),
             "routes": [],
         }
         out["nodes"].append(entry)
@@ -118,6 +125,7 @@ def plan(spec):
                 "node": name,
                 "netns": "%s-%s" % (prefix, pname),
                 "host_if": _ifname(prefix, pname),
+                "mac": ovn_k8s_mac(ips[0]),
                 "ips": [str(ip) for ip in ips],
                 "addrs": addrs,
                 "gateways": gws,
@@ -235,7 +243,11 @@ def inventory(lab, python, ovn=None):
     for pod in lab["pods"]:
         endpoints[pod["name"]] = {"node": pod["node"], "netns": pod["netns"], "ip": pod["ips"][0],
                                   "ips": pod["ips"], "kind": "pod", "interface": "eth0",
-                                  "host_interface": pod["host_if"]}
+                                  "host_interface": pod["host_if"], "mac": pod["mac"]}
+        if ovn:
+            node = [n for n in lab["nodes"] if n["name"] == pod["node"]][0]
+            endpoints[pod["name"]].update(ovn_port=pod["name"], ovn_switch=pod["node"],
+                                          ovn_gateway_mac=node["gateway_mac"])
     for node in lab["nodes"]:
         endpoints[node["name"]] = {"node": node["name"], "netns": node["netns"], "ip": node["underlay_ip"],
                                    "ips": hosts[node["name"]]["tracekit_node_ips"], "kind": "node"}
@@ -245,9 +257,42 @@ def inventory(lab, python, ovn=None):
                                  "target_port": svc["target_port"], "backends": [b["pod"] for b in svc["backends"]]}
     group_vars = {"tracekit_endpoints": endpoints, "tracekit_services": services, "tracekit_lab": {
         "prefix": lab["prefix"], "faults": lab["faults"]}}
-    if ovn:
+    if isinstance(ovn, dict):
         group_vars["tracekit_ovn"] = ovn
     return {"all": {"children": {"tracekit_nodes": {"hosts": hosts}}, "vars": group_vars}}
+
+
+def ovn_mirror(lab, router="ovn_cluster_router"):
+    """The lab as OVN-Kubernetes would model it, in the inputs of the lab_ovn role: a logical switch per node,
+    a port per pod (with port security), one cluster router, a port group and ACL per policy fault (the
+    NetworkPolicy recorded in external_ids), and a load balancer per service."""
+    pods = []
+    for pod in lab["pods"]:
+        v6 = [a for a in pod["ips"] if ":" in a]
+        entry = {"name": pod["name"], "switch": pod["node"], "mac": pod["mac"],
+                 "ip": [a for a in pod["ips"] if ":" not in a][0] if any(":" not in a for a in pod["ips"]) else v6[0]}
+        if v6 and entry["ip"] != v6[0]:
+            entry["ip6"] = v6[0]
+        pods.append(entry)
+    ports = [{"switch": n["name"], "mac": n["gateway_mac"], "networks": n["gateways"]} for n in lab["nodes"]]
+    policies = []
+    for fault in lab["faults"]:
+        if fault["type"] not in ("policy_drop", "policy_reject"):
+            continue
+        namespace, _sep, name = fault["name"].rpartition("/")
+        policies.append({
+            "name": fault["name"].replace("/", "_"), "ports": [fault["pod"]], "protocol": fault["protocol"],
+            "port": fault["port"], "action": "drop" if fault["type"] == "policy_drop" else "reject",
+            "external_ids": {"k8s.ovn.org/owner-type": "NetworkPolicy", "k8s.ovn.org/name": name,
+                             "k8s.ovn.org/namespace": namespace or "default"}})
+    balancers = []
+    for svc in lab["services"]:
+        fmt = "[%s]:%d" if ":" in svc["vip"] else "%s:%d"
+        balancers.append({"name": svc["name"], "vip": svc["vip"], "port": svc["port"], "protocol": svc["protocol"],
+                          "backends": [fmt % (b["ip"], svc["target_port"]) for b in svc["backends"]],
+                          "switches": [n["name"] for n in lab["nodes"]], "routers": [router]})
+    return {"pods": pods, "routers": [{"name": router, "ports": ports}], "policies": policies,
+            "load_balancers": balancers}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -328,6 +373,11 @@ class Applier(object):
         if link.get("master") != bridge:
             self._do("%s:%s in %s" % (ns, ifname, bridge), "link", "set", ifname, "master", bridge, ns=ns)
 
+    def mac(self, ns, ifname, address):
+        link = self._links(ns).get(ifname, {})
+        if link.get("address") != address:
+            self._do("%s:%s mac %s" % (ns, ifname, address), "link", "set", ifname, "address", address, ns=ns)
+
     def up(self, ns, ifname):
         link = self._links(ns).get(ifname, {})
         if "UP" not in link.get("flags", []):
@@ -398,6 +448,7 @@ class Applier(object):
             self.addr(ns, "eth0", "%s/%d" % (node["underlay_ip"], node["underlay_len"]))
             self.addr(ns, "eth0", "%s/%d" % (node["underlay_ip6"], node["underlay_len6"]))
             self.bridge(ns, "cni0")
+            self.mac(ns, "cni0", node["gateway_mac"])
             self.up(ns, "cni0")
             for gw in node["gateways"]:
                 self.addr(ns, "cni0", gw)
@@ -414,6 +465,7 @@ class Applier(object):
             self.master(node["netns"], pod["host_if"], "cni0")
             self.up(node["netns"], pod["host_if"])
             self.up(pod["netns"], "lo")
+            self.mac(pod["netns"], "eth0", pod["mac"])
             self.up(pod["netns"], "eth0")
             for cidr in pod["addrs"]:
                 self.addr(pod["netns"], "eth0", cidr)

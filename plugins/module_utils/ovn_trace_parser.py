@@ -911,9 +911,13 @@ def acl_hints(parsed):
     }
 
 
-def _observation(node, action, reason):
-    return {"node": node, "netns": None, "endpoint": None, "component": "ovn", "action": action,
-            "reason": reason, "time": None, "source": "ovn-trace"}
+def _observation(node, action, reason, datapath=None, **extra):
+    # ``datapath`` (the logical switch or router) lets the runbook place a logical observation on the node
+    # whose switch it is (OVN-Kubernetes names a node's switch after the node).
+    obs = {"node": node, "netns": None, "endpoint": None, "component": "ovn", "action": action,
+           "reason": reason, "time": None, "source": "ovn-trace", "datapath": datapath}
+    obs.update(extra)
+    return obs
 
 
 def ovn_observations(parsed, node=None):
@@ -925,12 +929,12 @@ def ovn_observations(parsed, node=None):
     if path:
         first = path[0]
         obs.append(_observation(node, "Received", "ingress pipeline of datapath %s, inport %s"
-                                % (first.get("datapath"), first.get("inport"))))
+                                % (first.get("datapath"), first.get("inport")), first.get("datapath")))
         seen = [first.get("datapath")]
         for p in path[1:]:
             if p.get("pipeline") == "ingress" and p.get("datapath") is not None:
                 obs.append(_observation(node, "Forwarded", "from datapath %s to datapath %s (inport %s)"
-                                        % (seen[-1], p.get("datapath"), p.get("inport"))))
+                                        % (seen[-1], p.get("datapath"), p.get("inport")), p.get("datapath")))
                 seen.append(p.get("datapath"))
     for out in parsed.get("outputs") or []:
         where = "port %s" % out.get("port")
@@ -938,7 +942,7 @@ def ovn_observations(parsed, node=None):
             where += " of datapath %s" % out["datapath"]
         if out.get("type"):
             where += " (type %s)" % out["type"]
-        obs.append(_observation(node, "Delivered", "output to " + where))
+        obs.append(_observation(node, "Delivered", "output to " + where, out.get("datapath"), port=out.get("port")))
     verdict = parsed.get("verdict")
     drop = parsed.get("drop")
     if verdict in ("dropped", "rejected"):
@@ -955,7 +959,9 @@ def ovn_observations(parsed, node=None):
                 parts.append("ACL %s" % acl["name"])
             parts.append(drop.get("reason") or "")
         obs.append(_observation(node, "Rejected" if verdict == "rejected" else "Dropped",
-                                ", ".join(p for p in parts if p)))
+                                ", ".join(p for p in parts if p), (drop or {}).get("datapath"),
+                                stage=(drop or {}).get("stage"), pipeline=(drop or {}).get("pipeline"),
+                                acl=((drop or {}).get("acl") or {}).get("name")))
     elif verdict == "error":
         obs.append(_observation(node, "Dropped", "ovn-trace could not trace: %s" % "; ".join(parsed.get("errors") or [])))
     return obs

@@ -79,6 +79,14 @@ options:
   python:
     description: Interpreter written into the inventory for the lab's nodes. Default, the one running this module.
     type: str
+  ovn:
+    description:
+      - Model the lab for OVN too. Endpoints in the inventory get C(ovn_port), C(ovn_switch) and
+        C(ovn_gateway_mac), and RV(ovn_mirror) gives the inputs of the role M(netdiag.tracekit.lab_ovn).
+      - Pods and node gateways always carry the MACs OVN-Kubernetes would give them (C(0a:58:) and the IPv4
+        address in hex), so port security in OVN matches the lab's packets.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -127,6 +135,11 @@ inventory:
   description: An Ansible inventory for the runbooks (group C(tracekit_nodes), C(tracekit_endpoints)).
   returned: when O(state=present)
   type: dict
+ovn_mirror:
+  description: The lab as OVN-Kubernetes would model it, as C(pods), C(routers), C(policies) and C(load_balancers)
+    in the form of the M(netdiag.tracekit.lab_ovn) role's variables.
+  returned: when O(ovn=true)
+  type: dict
 """
 
 import os
@@ -136,7 +149,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.cli_runner import CliError
 from ansible_collections.netdiag.tracekit.plugins.module_utils.lab_topology import (
-    RUN_ROOT, Applier, LabError, destroy, inventory, plan)
+    RUN_ROOT, Applier, LabError, destroy, inventory, ovn_mirror, plan)
 
 
 def main():
@@ -151,6 +164,7 @@ def main():
             services=dict(type="list", elements="dict", default=[]),
             faults=dict(type="list", elements="dict", default=[]),
             python=dict(type="str"),
+            ovn=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -166,8 +180,11 @@ def main():
         changes = Applier(lab, run_dir, module.check_mode).apply()
     except (LabError, CliError, KeyError) as exc:
         module.fail_json(msg="lab %s: %s" % (p["prefix"], exc))
-    module.exit_json(changed=bool(changes), changes=changes, lab=lab,
-                     inventory=inventory(lab, p["python"] or sys.executable))
+    result = dict(changed=bool(changes), changes=changes, lab=lab,
+                  inventory=inventory(lab, p["python"] or sys.executable, ovn=p["ovn"]))
+    if p["ovn"]:
+        result["ovn_mirror"] = ovn_mirror(lab)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

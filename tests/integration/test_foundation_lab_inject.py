@@ -6,6 +6,7 @@ lab_topology module) and removed at the end. Every probe stays inside the lab's 
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -25,7 +26,9 @@ def lab(tmp_path_factory):
     need_root()
     work = tmp_path_factory.mktemp("lab")
     inv = str(work / "inventory.yml")
-    rc, out, err = run_playbook("playbooks/lab.yml", {"lab_prefix": PREFIX, "lab_inventory_file": inv})
+    # With lab_ovn the lab is mirrored into a real user-space OVN, so the runbook also runs ovn-trace.
+    rc, out, err = run_playbook("playbooks/lab.yml", {"lab_prefix": PREFIX, "lab_inventory_file": inv,
+                                                      "lab_ovn": shutil.which("ovn-northd") is not None})
     assert rc == 0, out + err
     with open(inv) as handle:
         inventory = yaml.safe_load(handle)
@@ -45,8 +48,8 @@ def inject(**args):
 
 
 def test_lab_is_idempotent_and_writes_the_inventory_contract(lab):
-    rc, out, err = run_playbook("playbooks/lab.yml", {"lab_prefix": PREFIX,
-                                                      "lab_inventory_file": lab["inventory"]})
+    rc, out, err = run_playbook("playbooks/lab.yml", {"lab_prefix": PREFIX, "lab_inventory_file": lab["inventory"],
+                                                      "lab_ovn": "tracekit_ovn" in lab["data"]["all"]["vars"]})
     assert rc == 0, err
     assert "changed=0" in out
     hosts = lab["data"]["all"]["children"]["tracekit_nodes"]["hosts"]
@@ -253,10 +256,44 @@ def test_runbook_missing_route_is_at_the_node_without_it(lab):
 
 
 def test_runbook_without_captures_falls_back_to_the_probe(lab):
-    rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=5432, capture_kernel=False)
+    rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=5432, capture_kernel=False,
+                               trace_ovn=False)
     assert rc == 0, out
     assert result["verdict"] == "no_reply"
     assert result["captures"] == []
+
+
+def need_ovn(lab):
+    if "tracekit_ovn" not in lab["data"]["all"]["vars"]:
+        pytest.skip("OVN (ovn-central) is not installed: make bootstrap installs it")
+
+
+def test_runbook_reports_the_ovn_acl_of_the_policy_drop(lab):
+    """The lab mirrored into OVN: ovn-trace names the ACL and the NetworkPolicy behind it (an observation);
+    the kernel's drop stays the drop point."""
+    need_ovn(lab)
+    rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=5432)
+    assert rc == 0, out
+    assert result["drop_point"]["component"] == "kernel"
+    ovn = [o for o in result["observations"] if o["component"] == "ovn" and o["action"] == "Dropped"]
+    assert ovn and "ACL default_deny-postgres" in ovn[0]["reason"]
+    assert ovn[0]["node"] == "node2" and ovn[0]["endpoint"] == "n2-pod1"
+    assert result["ovn"]["acl"]["external_ids"]["k8s.ovn.org/name"] == "deny-postgres"
+    assert result["ovn"]["drop"]["stage"] == "ls_out_acl"
+    assert any(c.startswith("ovn-trace@") for c in result["captures"])
+
+
+def test_runbook_uses_the_ovn_drop_when_no_kernel_event_explains_it(lab):
+    need_ovn(lab)
+    rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=5432, capture_kernel=False)
+    assert rc == 0, out
+    assert result["verdict"] == "dropped"
+    point = result["drop_point"]
+    assert (point["node"], point["endpoint"], point["component"]) == ("node2", "n2-pod1", "ovn")
+    assert "ACL default_deny-postgres" in point["reason"] and "ls_out_acl" in point["reason"]
+    rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=8080, capture_kernel=False)
+    assert result["verdict"] == "delivered"
+    assert [o["action"] for o in result["observations"] if o["component"] == "ovn"][-1] == "Delivered"
 
 
 def test_runbook_compliance_mode_fails_on_an_unexpected_verdict(lab):

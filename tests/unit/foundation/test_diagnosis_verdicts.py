@@ -105,3 +105,26 @@ def test_resolve_endpoint_by_name_ip_family_and_unknown():
         dg.resolve_endpoint("nosuchpod", ENDPOINTS)
     with pytest.raises(dg.DiagnosisError, match="has no IPv6 address"):
         dg.resolve_endpoint("db", ENDPOINTS, family=6)
+
+
+def ovn_drop(pipeline="egress", datapath="node2"):
+    return dg.observation("Dropped", "ovn", "ovn-trace", node="node1", reason="ACL default_deny-postgres",
+                          datapath=datapath, pipeline=pipeline, stage="ls_out_acl")
+
+
+def test_ovn_drop_is_the_drop_point_only_without_a_kernel_drop():
+    result = dg.diagnose(injection("no_reply"), SRC, DST, captures=[ovn_drop()], endpoints=ENDPOINTS, nodes=NODES)
+    point = result["drop_point"]
+    assert result["verdict"] == "dropped"
+    # Placed on the node whose switch the datapath is, for the pod whose egress ACL it is; not on node1,
+    # the host that ran ovn-trace.
+    assert (point["node"], point["endpoint"], point["component"]) == ("node2", "db", "ovn")
+    result = dg.diagnose(injection("no_reply"), SRC, DST, captures=[ovn_drop(), kernel_drop(100.1)],
+                         endpoints=ENDPOINTS, nodes=NODES)
+    assert result["drop_point"]["component"] == "kernel"
+    assert any(o["component"] == "ovn" and o["action"] == "Dropped" for o in result["observations"])
+
+
+def test_ovn_observation_of_an_unknown_datapath_stays_where_it_was_traced():
+    obs = dg.locate_logical(ovn_drop(datapath="ovn_cluster_router", pipeline="ingress"), NODES, DST)
+    assert obs["node"] == "node1" and obs["endpoint"] is None

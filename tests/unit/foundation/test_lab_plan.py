@@ -76,4 +76,20 @@ def test_inventory_follows_the_contract():
     assert "10.1.1.1" in hosts["n1"]["tracekit_node_ips"]
     eps = inv["all"]["vars"]["tracekit_endpoints"]
     assert eps["a"] == {"node": "n1", "netns": "tku-a", "ip": "10.1.1.11", "ips": ["10.1.1.11", "fd00:1::11"],
-                        "kind": "pod", "interface": "eth0", "host_interface": eps["a"]["host_interface"]}
+                        "kind": "pod", "interface": "eth0", "host_interface": eps["a"]["host_interface"],
+                        "mac": "0a:58:0a:01:01:0b"}         # OVN-Kubernetes style: 0a:58 + 10.1.1.11 in hex
+
+
+def test_ovn_mirror_models_the_lab_as_ovn_kubernetes_would():
+    lab = lt.plan(spec())
+    mirror = lt.ovn_mirror(lab)
+    assert {"name": "a", "switch": "n1", "mac": "0a:58:0a:01:01:0b", "ip": "10.1.1.11", "ip6": "fd00:1::11"} in mirror["pods"]
+    router = mirror["routers"][0]
+    assert {"switch": "n2", "mac": "0a:58:0a:01:02:01", "networks": ["10.1.2.1/24", "10.1.102.1/24"]} in router["ports"]
+    deny = [p for p in mirror["policies"] if p["port"] == 5432][0]
+    assert deny["action"] == "drop" and deny["ports"] == ["b"]
+    assert deny["external_ids"]["k8s.ovn.org/namespace"] == "ns"
+    assert deny["external_ids"]["k8s.ovn.org/name"] == "deny"
+    assert mirror["load_balancers"][0]["backends"] == ["10.1.1.11:8080", "10.1.2.11:8080"]
+    inv = lt.inventory(lab, "/usr/bin/python3", ovn=True)
+    assert inv["all"]["vars"]["tracekit_endpoints"]["b"]["ovn_gateway_mac"] == "0a:58:0a:01:02:01"

@@ -285,7 +285,8 @@ def test_observations_of_a_delivered_trace():
     obs = ovn_observations(parsed, node="node1")
     assert [o["action"] for o in obs] == ["Received", "Delivered"]
     assert obs[0] == {"node": "node1", "netns": None, "endpoint": None, "component": "ovn", "action": "Received",
-                      "reason": "ingress pipeline of datapath ls1, inport p1", "time": None, "source": "ovn-trace"}
+                      "reason": "ingress pipeline of datapath ls1, inport p1", "time": None, "source": "ovn-trace",
+                      "datapath": "ls1"}
     assert obs[1]["reason"] == "output to port p1 of datapath ls1"
 
 
