@@ -26,8 +26,9 @@ import tempfile
 import time
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.cli_runner import CliError, CliRunner, run_argv
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_show_parsers import parse_vpp_errors
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import parse_vpp_trace
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_show_parsers import parse_vpp_errors, vpp_errors_delta
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import (
+    VppParseError, parse_vpp_trace, vpp_observations)
 
 DEFAULT_SOCKET = "/run/vpp/cli.sock"
 DEFAULT_RUN_DIR = "/run/netdiag-tracekit/vpp_trace"
@@ -48,8 +49,6 @@ _NODE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
 
 PROTOCOL_NUMBERS = {"icmp": 1, "tcp": 6, "udp": 17, "gre": 47, "esp": 50, "icmp6": 58, "sctp": 132}
 _PROTOCOL_ALIASES = {"ipv6-icmp": "icmp6", "icmpv6": "icmp6", "icmp4": "icmp"}
-_FATE_ACTION = {"dropped": "Dropped", "punted": "Dropped", "delivered": "Forwarded", "local": "Delivered",
-                "truncated": "Received"}
 
 
 class VppError(Exception):
@@ -218,31 +217,26 @@ class StateStore(object):
 # ---------------------------------------------------------------- error counters
 
 
-def _counter_key(entry):
-    return (entry.get("thread"), entry.get("node"), entry.get("reason"))
+def _totals(rows):
+    totals = {}
+    for row in rows or []:
+        if row.get("thread") == "total":
+            continue
+        key = (row.get("node"), row.get("reason"))
+        totals[key] = totals.get(key, 0) + int(row.get("count") or 0)
+    return totals
 
 
 def errors_delta(before, after):
-    """Counters of ``after`` minus ``before`` (lists of parsed ``show errors`` entries); non-zero ones only.
+    """(counters that grew since ``before``, whether any went down); rows summed over threads.
 
-    A counter that went down was cleared in between (``clear errors``): its whole current value counts and
-    ``reset`` says so.
+    A counter that went down was cleared in between (``clear errors``): the parser's delta counts its whole
+    current value, and ``reset`` says so.
     """
-    base = {}
-    for entry in before or []:
-        base[_counter_key(entry)] = base.get(_counter_key(entry), 0) + int(entry.get("count") or 0)
-    delta, reset = [], False
-    for entry in after or []:
-        count = int(entry.get("count") or 0)
-        prev = base.get(_counter_key(entry), 0)
-        if count < prev:
-            reset = True
-            diff = count
-        else:
-            diff = count - prev
-        if diff:
-            delta.append(dict(entry, count=diff))
-    return delta, reset
+    old, new = _totals(before), _totals(after)
+    # show errors lists only non-zero counters: one that vanished was cleared too.
+    reset = any(new.get(key, 0) < count for key, count in old.items())
+    return vpp_errors_delta(before or [], after or []), reset
 
 
 # ---------------------------------------------------------------- packet filters
@@ -295,8 +289,19 @@ def _port(value):
         return None
 
 
+def _flow_value(flow, *keys):
+    for key in keys:
+        if flow.get(key) is not None:
+            return flow.get(key)
+    return None
+
+
 class PacketFilter(object):
-    """Keep the packets of one conversation: any address in ``networks`` (source or destination), protocol, port."""
+    """Keep the packets of one conversation: any address in ``networks`` (source or destination), protocol, port.
+
+    A packet matches when one of the headers seen along its graph path (``flows``: before and after NAT or
+    encapsulation) matches every filter, so a probe is still found after VPP rewrote it.
+    """
 
     def __init__(self, networks=None, protocol=None, port=None):
         self.networks = list(networks or [])
@@ -307,26 +312,42 @@ class PacketFilter(object):
     def active(self):
         return bool(self.networks or self.protocol or self.port is not None)
 
+    def _address_ok(self, flow):
+        if not self.networks:
+            return True
+        addrs = [a for a in (_address(flow.get("src")), _address(flow.get("dst"))) if a is not None]
+        return any(a.version == n.version and a in n for a in addrs for n in self.networks)
+
+    def _protocol_ok(self, flow):
+        if not self.protocol:
+            return True
+        try:
+            return normalize_protocol(flow.get("protocol")) == self.protocol
+        except ValueError:
+            return False
+
+    def _port_ok(self, flow):
+        if self.port is None:
+            return True
+        ports = (_port(_flow_value(flow, "sport", "src_port")), _port(_flow_value(flow, "dport", "dst_port")))
+        return self.port in ports
+
     def rejects(self, packet):
-        """None when the packet matches, else the name of the first filter it fails (address/protocol/port)."""
-        flow = packet.get("flow") or {}
-        if self.networks:
-            addrs = [a for a in (_address(flow.get("src")), _address(flow.get("dst"))) if a is not None]
-            if not any(a.version == n.version and a in n for a in addrs for n in self.networks):
-                return "address"
-        if self.protocol:
-            try:
-                proto = normalize_protocol(flow.get("protocol"))
-            except ValueError:
-                proto = None
-            if proto != self.protocol:
-                return "protocol"
-        if self.port is not None:
-            if self.port not in (_port(flow.get("src_port")), _port(flow.get("dst_port"))):
-                return "port"
+        """None when the packet matches, else the first filter no header of it passes (address/protocol/port)."""
+        flows = [f for f in (packet.get("flows") or [packet.get("flow")]) if f]
+        stage = [f for f in flows if self._address_ok(f)]
+        if not stage:
+            return "address"
+        stage = [f for f in stage if self._protocol_ok(f)]
+        if not stage:
+            return "protocol"
+        if not any(self._port_ok(f) for f in stage):
+            return "port"
         return None
 
     def apply(self, packets):
+        if not self.active:
+            return list(packets), {"total": 0, "address": 0, "protocol": 0, "port": 0}
         kept, out = [], {"total": 0, "address": 0, "protocol": 0, "port": 0}
         for packet in packets:
             why = self.rejects(packet)
@@ -404,36 +425,22 @@ def drop_points(packets, drops, report_node=None, endpoint=None):
     return points
 
 
-def observations(packets, report_node=None, endpoint=None):
-    """One observation per traced packet: what VPP did with it and along which graph path."""
-    out = []
-    for packet in packets:
-        fate = packet.get("fate")
-        nodes = _path(packet)
-        if fate in ("dropped", "punted"):
-            reason = "%s%s" % ("punted by " if fate == "punted" else "",
-                               _drop_text(packet.get("drop_node"), packet.get("drop_reason")))
-        elif fate == "delivered":
-            reason = "sent out of %s" % (packet.get("output_interface") or "an interface")
-        elif fate == "local":
-            reason = "received by VPP's own stack"
-        else:
-            reason = "trace ends without a verdict (trace truncated)"
-        times = [n.get("time") for n in packet.get("nodes") or [] if n.get("time")]
-        out.append({
-            "node": report_node,
-            "netns": None,
-            "endpoint": endpoint,
-            "component": "vpp",
-            "action": _FATE_ACTION.get(fate, "Received"),
-            "reason": "%s; path: %s" % (reason, " > ".join(nodes)),
-            "time": times[0] if times else None,
-            "source": "vpp show trace (thread %s, packet %s)" % (packet.get("thread"), packet.get("index")),
-        })
-    return out
+def observations(parsed, packets, report_node=None, endpoint=None):
+    """The parser's observations (one per graph node crossed, then the outcome) for the kept packets."""
+    obs = vpp_observations(dict(parsed, packets=packets), node=report_node)
+    for item in obs:
+        item["endpoint"] = endpoint
+    return obs
 
 
 # ---------------------------------------------------------------- the state machine
+
+
+def _parse_trace(text):
+    try:
+        return parse_vpp_trace(text)
+    except VppParseError as exc:
+        raise VppError("cannot read VPP's `show trace` answer: %s" % exc, kind="unparsable", output=text)
 
 
 def validate_nodes(nodes):
@@ -464,7 +471,11 @@ class TraceSession(object):
         return self.cli.run(command)
 
     def _errors(self):
-        return parse_vpp_errors(self.cli.run("show errors"))
+        text = self.cli.run("show errors")
+        try:
+            return parse_vpp_errors(text)
+        except ValueError as exc:
+            raise VppError("cannot read VPP's `show errors` answer: %s" % exc, kind="unparsable", output=text)
 
     # -- states
     def start(self, input_nodes, count, clear_errors=False):
@@ -504,7 +515,7 @@ class TraceSession(object):
         self.cli.preflight()
         state = self.store.load()
         text = self.cli.run("show trace max %d" % max_packets)
-        parsed = parse_vpp_trace(text)
+        parsed = _parse_trace(text)
         counters = self._errors()
         packets = parsed.get("packets") or []
         kept, filtered_out = packet_filter.apply(packets)
@@ -523,13 +534,13 @@ class TraceSession(object):
                 "total": len(packets),
                 "matched": len(kept),
                 "filtered_out": filtered_out,
-                "limited": "Limiting display to" in text,
+                "limited": bool(parsed.get("limited")),
             },
             "errors": {"counters": counters, "since_start": since, "baseline": baseline,
                        "reset_detected": reset, "started_at": state.get("started_at") if state else None},
             "drops": drops,
             "drop_points": drop_points(kept, drops, report_node, endpoint),
-            "observations": observations(kept, report_node, endpoint),
+            "observations": observations(parsed, kept, report_node, endpoint),
         }
 
     def stop(self):
@@ -555,7 +566,7 @@ class TraceSession(object):
                 break
             self.sleep(min(poll_interval, deadline - now))
             polls += 1
-            packets = parse_vpp_trace(self.cli.run("show trace max %d" % max_packets)).get("packets") or []
+            packets = _parse_trace(self.cli.run("show trace max %d" % max_packets)).get("packets") or []
             seen = len(packet_filter.apply(packets)[0])
             if seen >= count:
                 stopped_by = "count"
