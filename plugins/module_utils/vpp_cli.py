@@ -392,8 +392,24 @@ def _drop_text(node, reason):
     return node or reason or "unknown"
 
 
+def drop_detail(packet, packets_count=None, error_counter=None):
+    """One sentence for a human: the graph path, where the packet came in, how many, the error counter."""
+    parts = ["VPP graph path %s" % " > ".join(_path(packet))]
+    if packet.get("rx_interface"):
+        parts.append("received on %s" % packet["rx_interface"])
+    if packet.get("fate") == "punted":
+        parts.append("punted (not handled by VPP's graph)")
+    if packet.get("icmp_error_sent"):
+        parts.append("an ICMP error was sent back via %s" % packet.get("output_interface"))
+    if packets_count is not None:
+        parts.append("%d traced packet%s dropped here" % (packets_count, "" if packets_count == 1 else "s"))
+    if error_counter is not None:
+        parts.append("error counter +%d since the trace started" % error_counter)
+    return "; ".join(parts)
+
+
 def drop_points(packets, drops, report_node=None, endpoint=None):
-    """One drop_point per (graph node, reason), shaped as diagnose_drop.yml's contract."""
+    """One drop_point per (graph node, reason), shaped as diagnose_drop.yml's contract, plus ``facts``."""
     first = {}
     for packet in packets:
         key = (packet.get("drop_node"), packet.get("drop_reason"))
@@ -409,7 +425,8 @@ def drop_points(packets, drops, report_node=None, endpoint=None):
             "endpoint": endpoint,
             "component": "vpp",
             "reason": _drop_text(group["node"], group["reason"]),
-            "detail": {
+            "detail": drop_detail(packet, group["packets"], group["error_counter"]),
+            "facts": {
                 "graph_node": group["node"],
                 "drop_reason": group["reason"],
                 "fate": group["fate"],
@@ -419,17 +436,35 @@ def drop_points(packets, drops, report_node=None, endpoint=None):
                 "path": nodes,
                 "thread": packet.get("thread"),
                 "packet_index": packet.get("index"),
+                "vpp_time": packet["nodes"][-1].get("time") if packet.get("nodes") else None,
+                "rx_interface": packet.get("rx_interface"),
+                "icmp_error_sent": packet.get("icmp_error_sent"),
                 "flow": packet.get("flow"),
             },
         })
     return points
 
 
-def observations(parsed, packets, report_node=None, endpoint=None):
-    """The parser's observations (one per graph node crossed, then the outcome) for the kept packets."""
+def observations(parsed, packets, report_node=None, endpoint=None, drops=None):
+    """The parser's observations (one per graph node crossed, then the outcome) for the kept packets.
+
+    ``time`` stays only when VPP printed wall-clock timestamps (``set trace timestamp-format unix`` or
+    ``datetime``, VPP 26.06+); VPP's default is seconds since VPP started, which cannot be ordered against
+    the probe's and the kernel's epoch times, so it is kept in ``vpp_time`` and ``time`` is null.
+    Dropped and Rejected observations carry ``detail``, which the diagnosis copies into its drop point.
+    """
+    counters = dict(((d["node"], d["reason"]), d.get("error_counter")) for d in drops or [])
+    by_packet = dict(((p.get("thread"), p.get("index")), p) for p in packets if p.get("index") is not None)
     obs = vpp_observations(dict(parsed, packets=packets), node=report_node)
     for item in obs:
         item["endpoint"] = endpoint
+        if item.get("time_base") != "unix":
+            item["time"] = None
+        if item.get("action") in ("Dropped", "Rejected"):
+            packet = by_packet.get((item.get("thread"), item.get("packet")))
+            if packet is not None:
+                item["detail"] = drop_detail(packet, None, counters.get((packet.get("drop_node"),
+                                                                         packet.get("drop_reason"))))
     return obs
 
 
@@ -540,7 +575,7 @@ class TraceSession(object):
                        "reset_detected": reset, "started_at": state.get("started_at") if state else None},
             "drops": drops,
             "drop_points": drop_points(kept, drops, report_node, endpoint),
-            "observations": observations(parsed, kept, report_node, endpoint),
+            "observations": observations(parsed, kept, report_node, endpoint, drops),
         }
 
     def stop(self):

@@ -154,9 +154,12 @@ def test_started_collected_stopped_reports_the_acl_deny(vpp):
     assert {k: point[k] for k in ("node", "netns", "endpoint", "component", "reason")} == {
         "node": "node-vpp1", "netns": None, "endpoint": "n2-pod1", "component": "vpp",
         "reason": "acl-plugin-in-ip4-fa: ACL deny packets"}
-    assert point["detail"]["path"] == ["pg-input", "ethernet-input", "ip4-input", "acl-plugin-in-ip4-fa",
-                                       "error-drop", "drop"]
-    assert point["detail"]["input_node"] == "pg-input"
+    assert point["facts"]["path"] == ["pg-input", "ethernet-input", "ip4-input", "acl-plugin-in-ip4-fa",
+                                      "error-drop", "drop"]
+    assert point["facts"]["input_node"] == "pg-input"
+    assert point["detail"] == ("VPP graph path pg-input > ethernet-input > ip4-input > acl-plugin-in-ip4-fa > "
+                               "error-drop > drop; received on pg0; 1 traced packet dropped here; "
+                               "error counter +1 since the trace started")
     # Counters were cleared at start: everything shown since then is the traffic's.
     errors = collected["errors"]
     assert errors["baseline"] == "cleared"
@@ -166,6 +169,11 @@ def test_started_collected_stopped_reports_the_acl_deny(vpp):
     dropped = [o for o in collected["observations"] if o["action"] == "Dropped"]
     assert [o["reason"] for o in dropped] == ["acl-plugin-in-ip4-fa: ACL deny packets"]
     assert dropped[0]["endpoint"] == "n2-pod1" and dropped[0]["node"] == "node-vpp1"
+    assert dropped[0]["component"] == "vpp" and dropped[0]["netns"] is None
+    assert dropped[0]["time"] is None and dropped[0]["vpp_time"] == "00:00:02:944704"  # uptime, not epoch
+    assert dropped[0]["detail"].startswith("VPP graph path pg-input > ethernet-input")
+    assert [o["graph_node"] for o in collected["observations"] if o["action"] != "Dropped"] == [
+        "pg-input", "ethernet-input", "ip4-input", "acl-plugin-in-ip4-fa"]
 
     stopped = vpp.module(state="stopped")
     assert not stopped.get("failed"), stopped

@@ -209,3 +209,15 @@ def test_unparsable_answer_is_a_clear_error(tmp_path):
         session.collect(10, PacketFilter())
     assert err.value.kind == "unparsable"
     assert "show trace" in str(err.value)
+
+
+def test_observation_times_are_kept_only_when_vpp_printed_wall_clock_time(tmp_path):
+    # trace_timestamp_unix.txt: `set trace timestamp-format unix`; packet 1 enters pg-input at 1795346881.719683.
+    cli = FakeCli(_fixture("trace_timestamp_unix.txt"), _fixture("show_errors_cumulative.txt"))
+    session = TraceSession(cli, StateStore(str(tmp_path), cli.socket_path, []))
+    unix = session.collect(10, PacketFilter(), "node1", "pod")["observations"]
+    assert unix[0]["graph_node"] == "pg-input"
+    assert unix[0]["time"] == pytest.approx(1795346881.719683)
+    cli.trace_text = _fixture("trace_multi_packet_max.txt")  # default relative time: seconds since VPP started
+    relative = session.collect(10, PacketFilter(), "node1", "pod")["observations"]
+    assert relative[0]["time"] is None and relative[0]["vpp_time"] == "00:00:04:243743"
