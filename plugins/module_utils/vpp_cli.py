@@ -513,7 +513,12 @@ class TraceSession(object):
             raise VppError("cannot read VPP's `show errors` answer: %s" % exc, kind="unparsable", output=text)
 
     # -- states
-    def start(self, input_nodes, count, clear_errors=False):
+    def start(self, input_nodes, count, clear_errors=False, ignore_unknown_nodes=False):
+        """Clear the trace (and the counters), snapshot ``show errors``, arm ``trace add`` on each input node.
+
+        With ``ignore_unknown_nodes``, a node this VPP does not have (or cannot trace from) is skipped with a
+        warning, so one list of input nodes serves VPPs built with different drivers; at least one must arm.
+        """
         validate_nodes(input_nodes)
         if not input_nodes:
             raise VppError("input_nodes is empty: name at least one VPP input node to trace", kind="bad_input")
@@ -522,24 +527,37 @@ class TraceSession(object):
         commands = ["clear trace"]
         if clear_errors:
             commands.append("clear errors")
+        armed, skipped = [], []
         try:
             for command in commands:
                 self._mutate(command)
             baseline = self._errors()
             for node in input_nodes:
-                self._mutate("trace add %s %d" % (node, count))
+                try:
+                    self._mutate("trace add %s %d" % (node, count))
+                    armed.append(node)
+                except VppError as exc:
+                    if not ignore_unknown_nodes or exc.kind not in ("unknown_node", "node_not_traceable"):
+                        raise
+                    skipped.append(node)
+                    self.warnings.append("skipped input node %s: %s" % (node, exc))
+            if not armed:
+                raise VppError("none of the input nodes %s exists on this VPP or can start a trace: name the "
+                               "input nodes of its interfaces (see `show runtime`)" % ", ".join(input_nodes),
+                               kind="unknown_node")
         except VppError:
             if not self.check_mode:
                 self._cleanup()
             raise
         state = {"socket": self.cli.socket_path, "command_prefix": self.cli.prefix, "started_at": self.clock(),
-                 "input_nodes": list(input_nodes), "count": count, "errors_cleared": bool(clear_errors),
+                 "input_nodes": armed, "count": count, "errors_cleared": bool(clear_errors),
                  "errors_baseline": baseline, "vpp_version": version}
         if not self.check_mode:
             self.store.save(state)
-        return {"version": version, "started": state}
+        return {"version": version, "started": state, "input_nodes": armed, "skipped_nodes": skipped}
 
     def _cleanup(self):
+        self.store.remove()  # an older start's snapshot no longer matches what VPP holds
         try:
             self.cli.run("clear trace")
             self.warnings.append("trace start failed part-way: ran `clear trace` so no trace stays armed")
@@ -587,8 +605,8 @@ class TraceSession(object):
         return {"state_removed": removed}
 
     def capture(self, input_nodes, count, duration, poll_interval, max_packets, packet_filter,
-                clear_errors=False, report_node=None, endpoint=None):
-        result = self.start(input_nodes, count, clear_errors)
+                clear_errors=False, report_node=None, endpoint=None, ignore_unknown_nodes=False):
+        result = self.start(input_nodes, count, clear_errors, ignore_unknown_nodes)
         if self.check_mode:
             result["capture"] = {"stopped_by": "check_mode", "waited": 0.0, "polls": 0, "packets_seen": 0}
             return result

@@ -16,7 +16,7 @@ description:
   - Drives VPP's packet tracer with C(vppctl), the way an engineer does by hand (C(clear trace),
     C(trace add <input node> <count>), C(show trace), C(show errors)), and returns the trace parsed into
     packets with their graph path and fate, the error counters since the trace started, and the drops as
-    drop points (graph node and reason, e.g. C(acl-plugin-in-ip4-fa: ACL deny packets)).
+    drop points (graph node and reason, for example C(acl-plugin-in-ip4-fa) with C(ACL deny packets)).
   - Reaches VPP on the host through its CLI socket, or inside a container or pod through O(command_prefix)
     (C(crictl exec <id>), C(kubectl exec -n calico-vpp-dataplane <pod> -c vpp --)). Commands run as an
     argument list, never through a shell.
@@ -73,6 +73,13 @@ options:
     default: 50
   clear_errors:
     description: Run C(clear errors) on start, so C(show errors) afterwards holds only what happened since.
+    type: bool
+    default: false
+  ignore_unknown_nodes:
+    description:
+      - Skip, with a warning, the input nodes this VPP does not have or cannot trace from (a VPP without the
+        DPDK plugin has no C(dpdk-input)), so one list serves every node; the module still fails when none is left.
+      - By default such a node fails the task, since a misspelt node would trace nothing.
     type: bool
     default: false
   max_packets:
@@ -185,6 +192,18 @@ vppctl:
   type: list
   elements: str
   sample: [vppctl, -s, /run/vpp/cli.sock]
+input_nodes:
+  description: The input nodes the trace was armed on.
+  returned: when O(state=started) or O(state=captured)
+  type: list
+  elements: str
+  sample: [pg-input]
+skipped_nodes:
+  description: The input nodes skipped with O(ignore_unknown_nodes).
+  returned: when O(state=started) or O(state=captured)
+  type: list
+  elements: str
+  sample: [dpdk-input]
 version:
   description: VPP's C(show version) line.
   returned: when O(state=started) or O(state=captured)
@@ -255,16 +274,34 @@ drops:
     - {node: acl-plugin-in-ip4-fa, reason: ACL deny packets, fate: dropped, packets: 1, packet_indexes: [1], error_counter: 1}
 drop_points:
   description:
-    - One drop point per drop group, shaped as the diagnosis contract, C(node) (O(report_node)), C(netns) (null),
-      C(endpoint), C(component) (C(vpp)), C(reason) (C(<graph node>: <reason>)) and C(detail) (graph node,
-      reason, fate, packets, error counter, input node, graph path, thread, packet index, flow).
+    - >-
+      One drop point per drop group, shaped as the diagnosis contract, C(node) (O(report_node)), C(netns) (null),
+      C(endpoint), C(component) (C(vpp)), C(reason) (C(<graph node>: <reason>)) and C(detail) (one sentence,
+      graph path, receiving interface, packets, error counter growth).
+    - C(facts) holds the same as data, C(graph_node), C(drop_reason), C(fate), C(packets), C(error_counter),
+      C(input_node), C(path), C(thread), C(packet_index), C(vpp_time), C(rx_interface), C(icmp_error_sent), C(flow).
   returned: when O(state=collected) or O(state=captured)
   type: list
   elements: dict
+  sample:
+    - node: node-vpp1
+      netns: null
+      endpoint: n2-pod1
+      component: vpp
+      reason: "acl-plugin-in-ip4-fa: ACL deny packets"
+      detail: >-
+        VPP graph path pg-input > ethernet-input > ip4-input > acl-plugin-in-ip4-fa > error-drop > drop;
+        received on pg0; 1 traced packet dropped here; error counter +1 since the trace started
+      facts: {graph_node: acl-plugin-in-ip4-fa, drop_reason: ACL deny packets, packets: 1, error_counter: 1}
 observations:
-  description: >-
-    One observation per matching packet (C(node), C(netns), C(endpoint), C(component), C(action) Dropped,
-    Forwarded, Delivered or Received, C(reason) with the graph path, C(time), C(source)).
+  description:
+    - Observations of the matching packets for the diagnosis, one per graph node crossed (C(Received), then
+      C(Forwarded)) and one for the outcome (C(Delivered), C(Dropped) or C(Rejected)), each C(node), C(netns),
+      C(endpoint), C(component), C(action), C(reason), C(time), C(source), plus C(graph_node), C(thread), C(packet),
+      C(fate), C(flow), C(vpp_time), C(time_base); C(Dropped) and C(Rejected) ones carry C(detail).
+    - C(time) is seconds since the epoch when VPP prints wall-clock trace timestamps
+      (C(set trace timestamp-format unix), VPP 26.06 and later), else null (VPP's default timestamps count from
+      VPP's start; they stay in C(vpp_time)).
   returned: when O(state=collected) or O(state=captured)
   type: list
   elements: dict
@@ -276,6 +313,18 @@ state_removed:
   description: Whether O(state=stopped) removed a state file.
   returned: when O(state=stopped)
   type: bool
+failure:
+  description: >-
+    On failure, what went wrong, C(socket_missing), C(not_running), C(connect_failed), C(timeout),
+    C(vppctl_missing), C(prefix_failed), C(unknown_node), C(node_not_traceable), C(rejected), C(unparsable),
+    C(state_damaged), C(run_dir), C(bad_input) or C(failed).
+  returned: on failure
+  type: str
+  sample: unknown_node
+output:
+  description: On failure, what vppctl printed, when it printed something.
+  returned: on failure
+  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -296,6 +345,7 @@ def main():
             input_nodes=dict(type="list", elements="str"),
             count=dict(type="int", default=50),
             clear_errors=dict(type="bool", default=False),
+            ignore_unknown_nodes=dict(type="bool", default=False),
             max_packets=dict(type="int", default=1000),
             duration=dict(type="float", default=10),
             poll_interval=dict(type="float", default=1),
@@ -312,12 +362,12 @@ def main():
     p = module.params
     bad = _check_numbers(p)
     if bad:
-        module.fail_json(msg=bad)
+        module.fail_json(msg=bad, failure="bad_input")
     try:
         packet_filter = PacketFilter(parse_networks(p["filter_ip"]), normalize_protocol(p["filter_protocol"]),
                                      p["filter_port"])
     except ValueError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), failure="bad_input")
 
     cli = VppCli(p["cli_socket"], p["vppctl_path"], p["command_prefix"], p["timeout"], module=module)
     store = StateStore(p["run_dir"], p["cli_socket"], p["command_prefix"])
@@ -328,7 +378,7 @@ def main():
     try:
         result["vppctl"] = cli.base_argv()
         if p["state"] == "started":
-            result.update(session.start(p["input_nodes"], p["count"], p["clear_errors"]))
+            result.update(session.start(p["input_nodes"], p["count"], p["clear_errors"], p["ignore_unknown_nodes"]))
             del result["started"]
             result["changed"] = True
         elif p["state"] == "collected":
@@ -339,7 +389,7 @@ def main():
         else:
             result.update(session.capture(p["input_nodes"], p["count"], p["duration"], p["poll_interval"],
                                           p["max_packets"], packet_filter, p["clear_errors"], report_node,
-                                          p["endpoint"]))
+                                          p["endpoint"], p["ignore_unknown_nodes"]))
             result.pop("started", None)
             result["changed"] = True
     except VppError as exc:

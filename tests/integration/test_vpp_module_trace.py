@@ -327,6 +327,21 @@ def test_unknown_graph_node_fails_and_disarms(vpp):
     assert vpp.state_files() == []
 
 
+def test_unknown_nodes_can_be_skipped_for_mixed_fleets(vpp):
+    vpp.scenario(trace="trace_acl_deny_ssh.txt")
+    result = vpp.module(state="started", input_nodes=["no-such-input", "pg-input"], count=4,
+                        ignore_unknown_nodes=True)
+    assert not result.get("failed"), result
+    assert (result["input_nodes"], result["skipped_nodes"]) == (["pg-input"], ["no-such-input"])
+    assert any("skipped input node no-such-input" in w for w in result["warnings"])
+    assert vpp.state_files() != []
+    none_left = vpp.module(state="started", input_nodes=["no-such-input", "ip4-lookup"], ignore_unknown_nodes=True)
+    assert none_left["failure"] == "unknown_node"
+    assert "none of the input nodes" in none_left["msg"]
+    assert vpp.log()[-3:] == ["trace add no-such-input 50", "trace add ip4-lookup 50", "clear trace"]
+    assert vpp.state_files() == []  # the first start's snapshot went with the trace it described
+
+
 def test_graph_node_that_cannot_start_a_trace_fails(vpp):
     vpp.scenario()
     result = vpp.module(state="started", input_nodes=["ip4-lookup"])
