@@ -412,3 +412,40 @@ def test_bad_input_is_refused_with_a_clear_message(vpp, args, needle):
     assert needle in result["msg"]
     assert "Traceback" not in json.dumps(result)
     assert vpp.log() == []
+
+
+def test_role_traces_the_vpp_nodes_of_the_inventory_for_the_runbook(vpp):
+    """The vpp_trace role as diagnose_drop.yml calls it: start, (probe), collect, stop; a broken VPP node is reported."""
+    from conftest import run_playbook
+    vpp.scenario(trace="trace_acl_deny_ssh.txt", errors_after="errors_acl_deny_ssh.txt")
+    node = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = {"all": {
+        "hosts": {"localhost": node},
+        "children": {"tracekit_nodes": {"hosts": {
+            "vpp1": dict(node, tracekit_dataplane="vpp", tracekit_vpp_cli_socket=vpp.sock,
+                         tracekit_vpp_vppctl=STANDIN, tracekit_vpp_input_nodes=["pg-input"]),
+            "vpp2": dict(node, tracekit_dataplane="vpp", tracekit_vpp_cli_socket=os.path.join(vpp.root, "gone.sock"),
+                         tracekit_vpp_vppctl=STANDIN),
+            "k1": dict(node, tracekit_dataplane="linux", tracekit_vpp_cli_socket=vpp.sock,
+                       tracekit_vpp_vppctl=STANDIN),
+        }}}}}
+    inv_path = os.path.join(vpp.root, "inventory.json")
+    with open(inv_path, "w") as handle:
+        json.dump(inventory, handle)
+    out_file = os.path.join(vpp.root, "out.json")
+    rc, out, err = run_playbook("tests/integration/vpp_module/play_vpp_trace_role.yml", inventory=inv_path,
+                                extra_vars={"run_dir": vpp.run_dir, "out_file": out_file})
+    assert rc == 0, out + err
+    with open(out_file) as handle:
+        got = json.load(handle)
+    assert got["ran"] == ["vpp@vpp1"]
+    assert got["failures"] == ["vpp2"]
+    assert "VPP trace not started on vpp2" in out and "does not exist" in out
+    assert [(p["node"], p["component"], p["reason"], p["endpoint"]) for p in got["drop_points"]] == [
+        ("vpp1", "vpp", "acl-plugin-in-ip4-fa: ACL deny packets", "n2-pod1")]
+    keys = {"node", "netns", "endpoint", "component", "action", "reason", "time", "source"}
+    assert all(keys <= set(o) for o in got["observations"])
+    assert [o["action"] for o in got["observations"]] == ["Received", "Forwarded", "Forwarded", "Forwarded", "Dropped"]
+    # Only vpp1 was driven (k1 is not a VPP node, vpp2's socket is gone), and its trace was cleared at the end.
+    assert vpp.log() == ["show version", "clear trace", "show errors", "trace add pg-input 100",
+                         "show trace max 1000", "show errors", "clear trace"]
