@@ -277,7 +277,7 @@ def _address(value):
     if not value:
         return None
     try:
-        return ipaddress.ip_address(str(value).split("%")[0])
+        return ipaddress.ip_address(str(value).split("%", 1)[0])
     except ValueError:
         return None
 

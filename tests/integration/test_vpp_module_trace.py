@@ -22,6 +22,8 @@ from conftest import run_module, shared_path
 HERE = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(HERE, "vppctl_standin.py")
 MODULE = "netdiag.tracekit.vpp_trace"
+# The stand-in starts with `#!/usr/bin/env python` (the shebang ansible-test allows): find this interpreter first.
+STANDIN_ENV = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
 VERSION = "vpp v26.06.0-release built by root on vm at 2026-11-22T11:08:26"
 # A busy node's trace: the packets of six real cases in one buffer (8 packets, read by hand):
 #   1 TCP 10.10.1.2:33333 -> 10.10.2.2:80 delivered (routed_tcp_delivered)
@@ -90,7 +92,7 @@ class Vpp(object):
         args.setdefault("vppctl_path", STANDIN)
         args.setdefault("run_dir", self.run_dir)
         args.setdefault("report_node", "node-vpp1")
-        return run_module(MODULE, args, check=check)
+        return run_module(MODULE, args, check=check, extra_env=STANDIN_ENV)
 
     def state_files(self):
         if not os.path.isdir(self.run_dir):
@@ -434,7 +436,7 @@ def test_role_traces_the_vpp_nodes_of_the_inventory_for_the_runbook(vpp):
         json.dump(inventory, handle)
     out_file = os.path.join(vpp.root, "out.json")
     rc, out, err = run_playbook("tests/integration/vpp_module/play_vpp_trace_role.yml", inventory=inv_path,
-                                extra_vars={"run_dir": vpp.run_dir, "out_file": out_file})
+                                extra_vars={"run_dir": vpp.run_dir, "out_file": out_file}, extra_env=STANDIN_ENV)
     assert rc == 0, out + err
     with open(out_file) as handle:
         got = json.load(handle)

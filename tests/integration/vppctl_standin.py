@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """A stand-in for VPP's ``vppctl`` that answers from real VPP outputs, for testing the vpp_trace module.
 
 Why it exists: no VPP package can be installed on the development and CI machines (see LAB-NOTES), so VPP
