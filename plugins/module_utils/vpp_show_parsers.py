@@ -150,9 +150,9 @@ RUNTIME_LINE_KINDS = (
                          + r")\s*,\s*drop\s+(?P<drop>" + _NUM + r")\s*,\s*punt\s+(?P<punt>" + _NUM + r")")),
     ("header_max", re.compile(r"^\s*Name\s+Max\s+Node\s+Clocks\s+Vectors\s+at\s+Max\s+Max\s+Clocks\s+Avg\s+(?P<unit>Clocks|Time\s+\(ns\))")),
     ("header", re.compile(r"^\s*Name\s+State\s+Calls\s+Vectors\s+Suspends\s+(?P<clocks>Packet-Clocks|Packet-Time|Clocks)\s+Vectors/Call\s*$")),
-    ("node", re.compile(r"^(?P<name>\S.*?)[ ]*" + _STATE + r"[ ]+(?P<calls>\d+)[ ]+(?P<vectors>\d+)[ ]+(?P<suspends>\d+)[ ]+(?P<clocks>"
+    ("node", re.compile(r"^[ \t]*(?P<name>\S.*?)[ ]*" + _STATE + r"[ ]+(?P<calls>\d+)[ ]+(?P<vectors>\d+)[ ]+(?P<suspends>\d+)[ ]+(?P<clocks>"
                         + _NUM + r")[ ]+(?P<vpc>" + _NUM + r")\s*$", re.X)),
-    ("node_max", re.compile(r"^(?P<name>\S+?)\s+(?P<max_clocks>" + _NUM + r")\s+(?P<vectors_at_max>\d+)\s+(?P<max_clocks_per_vector>"
+    ("node_max", re.compile(r"^\s*(?P<name>\S+?)\s+(?P<max_clocks>" + _NUM + r")\s+(?P<vectors_at_max>\d+)\s+(?P<max_clocks_per_vector>"
                             + _NUM + r")\s+(?P<avg_clocks>" + _NUM + r")\s+(?P<avg_vpc>" + _NUM + r")\s*$")),
     ("misc", re.compile(r"^\s+(?P<info>events pending.*?),?\s*$")),
     ("blank", re.compile(r"^\s*$")),
@@ -264,7 +264,7 @@ _COUNTER = r"(?P<counter>[A-Za-z][\w-]*(?:[ ][A-Za-z][\w-]*)*?)[ ]+(?P<value>\d+
 
 INTERFACE_LINE_KINDS = (
     ("header", re.compile(r"^\s*Name\s+Idx\s+(?:State|Link)\b.*$")),
-    ("interface", re.compile(r"^(?P<name>\S+?)[ ]+(?P<idx>\d+)[ ]+" + _IF_STATE
+    ("interface", re.compile(r"^[ \t]*(?P<name>\S+?)[ ]+(?P<idx>\d+)[ ]+" + _IF_STATE
                              + r"(?:[ ]+(?P<mtu>\d+/\d+/\d+/\d+))?(?:[ ]+" + _COUNTER + r")?[ ]*$")),
     ("counter", re.compile(r"^[ ]*" + _COUNTER + r"[ ]*$")),
     ("blank", re.compile(r"^\s*$")),

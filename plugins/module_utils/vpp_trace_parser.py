@@ -5,7 +5,8 @@
 
 The grammar, as printed by vlib/trace.c since 17.01:
 
-* ``------------------- Start of thread N <name> -------------------`` opens a thread section;
+* ``------------------- Start of thread N <name> -------------------`` opens a thread section (``show trace
+  path`` of the tracepath plugin prints ``--- Thread N <name> ---``);
   ``No packets in trace buffer`` closes an empty one.
 * ``Packet N`` opens a packet (docs and excerpts often drop it: a device input node then starts one).
 * ``<timestamp>: <graph node>`` opens a node record; the timestamp is ``h:m:s:usec`` (relative, every
@@ -27,6 +28,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import calendar
+import gc
 import re
 import time as _time
 
@@ -46,52 +48,54 @@ _TS = (r"(?P<time>\d+:\d{2}:\d{2}:\d{1,6}"                                 # rel
        r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?"               # datetime (26.x)
        r"|\d{9,}\.\d+)")                                                    # unix seconds (26.x)
 
-# One entry per kind of structural line: (name, compiled regex). Every regex is applied with
-# re.MULTILINE over the whole text at once (one C-level scan); the text between two matches is the
-# detail of the node record opened by the first one.
+# One entry per kind of structural line: (name, compiled regex). The entries are joined into one regex, tried
+# only on lines whose first non-blank character can start one of them; the lines between two structural
+# lines are the detail of the node record opened by the first one.
 TRACE_LINE_KINDS = (
+    # "Limiting display ..." may be glued to the next thread's header (VPP prints no newline after it)
     ("thread", re.compile(
-        r"""(?P<pre>[^\n]*?)-{3,}[ \t]*Start[ ]of[ ]thread[ \t]+(?P<thread>\d+)[ \t]*(?P<thread_name>[^\n]*?)[ \t]*-{3,}""",
+        r"""(?P<pre>Limiting[^\n]*?)?-{3,}[ \t]*(?:Start[ ]of[ ]thread|Thread)[ \t]+(?P<thread>\d+)[ \t]*(?P<thread_name>[^\n]*?)[ \t]*-{3,}""",
         re.X)),
-    ("limit", re.compile(
-        r"""Limiting[ ]display[ ]to[ ](?P<max>\d+)[ ]packets\.?[^\n]*?(?:specify[ ]max\.?)?""", re.X)),
+    ("limit", re.compile(r"""Limiting[ ]display[ ]to[ ](?P<max>\d+)[ ]packets[^\n]*""", re.X)),
     ("empty", re.compile(r"""No[ ]packets[ ]in[ ]trace[ ]buffer""", re.X)),
     ("packet", re.compile(r"""Packet[ \t]+(?P<index>\d+)[ \t]*:?""", re.X)),
-    ("node", re.compile(
-        _TS + r"""[ \t]*:[ \t]+(?P<node>[A-Za-z0-9_][^\s]*)""", re.X)),
+    ("node", re.compile(_TS + r"""[ \t]*:[ \t]+(?P<node>[A-Za-z0-9_][^\s]*)""", re.X)),
 )
 
 _STRUCTURE = re.compile(
-    r"^[ \t]*(?:" + "|".join(
-        "(?P<k_%s>%s)" % (name, rx.pattern) for name, rx in TRACE_LINE_KINDS
-    ) + r")[ \t]*$",
-    re.M | re.X,
+    r"[ \t]*(?:" + "|".join("(?P<k_%s>%s)" % (name, rx.pattern) for name, rx in TRACE_LINE_KINDS) + r")[ \t]*$",
+    re.X,
 )
-_KINDS = tuple("k_" + name for name, _rx in TRACE_LINE_KINDS)
+# The first character (after indentation) of every structural line: other lines are not tried at all.
+_STRUCTURE_FIRST = frozenset("0123456789PLN-")
 
-# Detail grammar: lines of the per-node text that carry facts about the packet.
+# Detail grammar: lines of the per-node text that carry facts about the packet (same table form; each
+# entry matches after the newline and indentation of a detail line).
 DETAIL_KINDS = (
     # "TCP: 10.0.0.1 -> 10.0.0.2", "UDP: fd00::1 -> fd00::2", "tcp 1234 -> 80", "IP4: mac -> mac 802.1q vlan 5"
     ("arrow", re.compile(
-        r"""^[ \t]*(?P<label>[A-Za-z][\w-]*):?[ ](?P<a>[0-9A-Fa-f][0-9A-Fa-f.:]*)[ ]->[ ](?P<b>[0-9A-Fa-f][0-9A-Fa-f.:]*)(?P<rest>[^\n]*)$""",
-        re.M | re.X)),
+        r"""(?P<label>[A-Za-z][\w-]*):?[ ](?P<a>[0-9A-Fa-f][0-9A-Fa-f.:]*)[ ]->[ ](?P<b>[0-9A-Fa-f][0-9A-Fa-f.:]*)(?P<rest>[^\n]*)""",
+        re.X)),
+    # ARP body: "02:fe:d9:75:d5:b4/10.10.1.2 -> 00:00:00:00:00:00/10.10.1.1" (sender -> target)
+    ("arp", re.compile(r"""(?P<smac>[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})/(?P<sip>[0-9.]+)[ ]->[ ]"""
+                       r"""(?P<dmac>[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})/(?P<dip>[0-9.]+)""", re.X)),
     # "ICMP echo_request checksum 0xbfbf id 1", "ICMP6 echo_request ..."
-    ("icmp", re.compile(r"""^[ \t]*ICMP6?[ ](?P<type>[a-z][\w]*)(?:[ ](?P<code>[a-z][\w]*))?""", re.M | re.X)),
+    ("icmp", re.compile(r"""ICMP6?[ ](?P<type>[a-z][\w]*)""", re.X)),
     # "flags 0x02 SYN, tcp header: 40 bytes"
-    ("tcp_flags", re.compile(r"""^[ \t]*flags[ ]0x[0-9a-fA-F]+(?:[ ](?P<flags>[A-Z][A-Z ]*?))?,[ ]tcp[ ]header""", re.M | re.X)),
+    ("tcp_flags", re.compile(r"""flags[ ]0x[0-9a-fA-F]+(?:[ ](?P<flags>[A-Z][A-Z ]*?))?,[ ]tcp[ ]header""", re.X)),
 )
-_DETAIL = re.compile("|".join("(?P<d_%s>%s)" % (name, rx.pattern.replace("(?P<", "(?P<%s_" % name))
-                              for name, rx in DETAIL_KINDS), re.M | re.X)
+_DETAIL = re.compile(r"\n[ \t]*(?:" + "|".join(
+    "(?P<d_%s>%s)" % (name, rx.pattern.replace("(?P<", "(?P<%s_" % name)) for name, rx in DETAIL_KINDS) + ")", re.X)
 
 _DROP_REASON = re.compile(r"^\s*(?P<node>[^\s:][^\s]*?):[ \t]+(?P<reason>\S[^\n]*?)\s*$")
 _RX_IF = re.compile(r"^\s*rx:(?P<ifname>\S+)\s*$")
 _SW_IF_INDEX = re.compile(r"sw[_-]if[_-]index[ :]+(?P<idx>\d+)")
 _RX_QUEUE = re.compile(r"^\s*(?P<ifname>\S+) rx queue \d+")
+_HANDOFF_NODE = re.compile(r"handoff|-hoff$")
 _HANDOFF = re.compile(r"HANDED-OFF: from thread (?P<thread>\d+) trace index (?P<index>\d+)")
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$")
 _VLAN = re.compile(r"802\.1(?:q|ad) vlan (?P<vlan>\d+)")
-_BLANK_LINES = re.compile(r"^[ \t]*\n", re.M)
-_INDENT2 = re.compile(r"^  ", re.M)
+_BLANK_LINE = re.compile(r"\n[ \t]*(?=\n)")
 
 _DROP_NODES = frozenset(("error-drop", "drop"))
 _PUNT_NODES = frozenset(("error-punt", "punt"))
@@ -110,16 +114,18 @@ _NOT_INTERFACE_OUTPUT = frozenset((
 # Device input nodes: in an excerpt without "Packet N" headers, one of these starts a new packet.
 _DEVICE_INPUT = re.compile(
     r"^(?:dpdk|af-packet|af_packet|af-xdp|af_xdp|virtio|vhost-user|memif|tapcli|tuntap|pg|avf|rdma|netmap|vmxnet3|ixge|"
-    r"bond|host|ixgbe|i40e|ena|iavf|octeon|ssvm_eth|vrs|onp|mlx5)-input$|^tapcli-rx$|^handoff_trace$")
+    r"bond|host|ixgbe|i40e|ena|iavf|octeon|ssvm_eth|vrs|onp|mlx5)-input$|^(?:tapcli|tuntap)-rx$|^handoff_trace$")
 
 
-def _detail_text(raw):
-    """The detail block of one node record: whitespace-only lines removed, the two-space indent dropped."""
-    raw = raw.strip("\n")
-    if not raw:
-        return ""
-    raw = _BLANK_LINES.sub("", raw + "\n").rstrip()
-    return _INDENT2.sub("", raw)
+def _detail_text(lines, first, end):
+    """The detail block of one node record (lines[first:end]): whitespace-only lines removed, the two-space
+    indent VPP puts before detail lines dropped (copies that lost it are kept as they are)."""
+    if end - first == 1:
+        return lines[first].strip()
+    raw = "\n" + "\n".join(lines[first:end])
+    if "\n\n" in raw or " \n" in raw or "\t\n" in raw or raw.endswith((" ", "\t")):
+        raw = _BLANK_LINE.sub("", raw + "\n")
+    return raw.replace("\n  ", "\n").strip("\n").rstrip()
 
 
 def timestamp_format(value):
@@ -155,63 +161,114 @@ def _is_ip(value):
     return ("::" in value or value.count(":") >= 2) and not _MAC.match(value)
 
 
-def _flows_from_detail(detail, flows, l2):
-    """Append the (ip, ports, icmp) headers printed in one node's detail to ``flows``; fill ``l2`` once."""
+# flow tuples: (ip_version, protocol, src, dst, sport, dport, icmp_type, tcp_flags)
+FLOW_KEYS = ("ip_version", "protocol", "src", "dst", "sport", "dport", "icmp_type", "tcp_flags")
+
+
+def _headers_in_detail(detail):
+    """(flows, l2) printed in one node's detail: flows as lists in FLOW_KEYS order, l2 as a tuple or None."""
+    flows = []
+    l2 = None
     current = None
-    for m in _DETAIL.finditer(detail):
+    for m in _DETAIL.finditer("\n" + detail):
         if m.group("d_arrow"):
             label, a, b = m.group("arrow_label"), m.group("arrow_a"), m.group("arrow_b")
             if _MAC.match(a) and _MAC.match(b):
-                if not l2:
-                    l2["src_mac"], l2["dst_mac"] = a.lower(), b.lower()
-                    l2["ethertype"] = label.upper()
+                if l2 is None:
                     vlan = _VLAN.search(m.group("arrow_rest"))
-                    l2["vlan"] = int(vlan.group("vlan")) if vlan else None
+                    l2 = (a.lower(), b.lower(), label.upper(), int(vlan.group("vlan")) if vlan else None)
                 current = None
             elif a.isdigit() and b.isdigit():
-                if current is not None and current["sport"] is None and label.lower() == current["protocol"]:
-                    current["sport"], current["dport"] = int(a), int(b)
-                elif current is None and label.lower() in ("tcp", "udp", "sctp"):
-                    current = {"ip_version": None, "protocol": label.lower(), "src": None, "dst": None,
-                               "sport": int(a), "dport": int(b), "icmp_type": None, "tcp_flags": None}
+                proto = label.lower()
+                if current is not None and current[4] is None and proto == current[1]:
+                    current[4], current[5] = int(a), int(b)
+                elif current is None and proto in ("tcp", "udp", "sctp"):
+                    current = [None, proto, None, None, int(a), int(b), None, None]
                     flows.append(current)
             elif _is_ip(a) and _is_ip(b):
-                current = {"ip_version": 6 if ":" in a else 4, "protocol": label.lower(), "src": a, "dst": b,
-                           "sport": None, "dport": None, "icmp_type": None, "tcp_flags": None}
+                current = [6 if ":" in a else 4, label.lower(), a, b, None, None, None, None]
                 flows.append(current)
+        elif m.group("d_arp"):
+            current = [4, "arp", m.group("arp_sip"), m.group("arp_dip"), None, None, None, None]
+            flows.append(current)
         elif m.group("d_icmp"):
-            if current is not None and current["protocol"] in ("icmp", "icmp6") and current["icmp_type"] is None:
-                current["icmp_type"] = m.group("icmp_type")
+            if current is not None and current[1] in ("icmp", "icmp6") and current[6] is None:
+                current[6] = m.group("icmp_type")
         elif m.group("d_tcp_flags"):
-            if current is not None and current["protocol"] == "tcp" and current["tcp_flags"] is None:
+            if current is not None and current[1] == "tcp" and current[7] is None:
                 flags = m.group("tcp_flags_flags")
-                current["tcp_flags"] = flags.strip() if flags else ""
-    return flows
+                current[7] = flags.strip() if flags else ""
+    return [tuple(f) for f in flows], l2
 
 
-def _flow_key(flow):
-    return (flow["protocol"], flow["src"], flow["dst"], flow["sport"], flow["dport"], flow["icmp_type"])
+def _headers_cached(detail, cache):
+    # Busy traces repeat the same headers packet after packet: parse each distinct detail once.
+    found = cache.get(detail)
+    if found is None:
+        found = _headers_in_detail(detail)
+        if len(cache) < 100000:
+            cache[detail] = found
+    return found
+
+
+# Feature, adjacency and tunnel-encap nodes whose names end in -output/-tx but are not an interface's output.
+_FEATURE_OUTPUT = re.compile(r"^(?:adj|ip[46]|l2|mpls|nsh|ipsec[46]?|esp[46]?|ah[46]?|gre[46]|vxlan[46]?|geneve[46]?|lisp"
+                             r"|bier|nat\w*|acl\w*|policer|flow\w*|span|arp|ip6-nd)-")
 
 
 def _interface_of_output(node, detail):
-    """The interface name for an interface output/tx node, or None when the node is not one."""
-    if node == "interface-output":
+    """The interface name for an interface output/tx node, or None when the node is not one.
+
+    VPP names an interface's nodes ``<interface>-output`` and ``<interface>-tx`` and prints the interface
+    name first in the output node's detail; ``interface-output``/``interface-tx`` print only the name.
+    """
+    if node in ("interface-output", "interface-tx"):
         first = detail.split(None, 1)
-        return first[0] if first and not first[0].startswith("sw_if_index") else None
+        return first[0] if first and not first[0].startswith("sw_if_index") and ":" not in first[0] else None
     if node in _NOT_INTERFACE_OUTPUT:
         return None
     if node.endswith("-output"):
-        return node[:-7]
-    if node.endswith("-tx"):
-        return node[:-3]
-    return None
+        name = node[:-7]
+    elif node.endswith("-tx"):
+        name = node[:-3]
+    else:
+        return None
+    if detail and detail.split(None, 1)[0] == name:
+        return name
+    return None if _FEATURE_OUTPUT.match(node) else name
 
 
-def _classify(packet):
+# What a graph node's name says about the packet; VPP has a few hundred node names, so this is cached.
+_ROLE_DROP, _ROLE_PUNT, _ROLE_LOCAL, _ROLE_REPLY, _ROLE_ICMP_ERROR, _ROLE_OUTPUT, _ROLE_DROP_FEATURE, _ROLE_OTHER = range(8)
+
+
+def _node_role(name, roles):
+    found = roles.get(name)
+    if found is None:
+        if name in _DROP_NODES:
+            found = (_ROLE_DROP, False, False)
+        elif name in _PUNT_NODES:
+            found = (_ROLE_PUNT, False, False)
+        else:
+            if name in ("interface-output", "interface-tx") or name.endswith(("-output", "-tx")):
+                role = _ROLE_OUTPUT
+            elif name.endswith("-drop"):
+                role = _ROLE_DROP_FEATURE
+            else:
+                role = _ROLE_OTHER
+            # (role, hands the packet to VPP's stack, VPP answers it)
+            found = (role, bool(_LOCAL.match(name)), bool(_LOCAL_REPLY.match(name) or _ICMP_ERROR.match(name)))
+        roles[name] = found
+    return found
+
+
+def _classify(packet, cache=None, roles=None):
     """Fill fate, drop_node, drop_reason, output_interface and the other derived fields of a packet."""
     nodes = packet["nodes"]
+    cache = {} if cache is None else cache
+    roles = {} if roles is None else roles
     flows = []
-    l2 = {}
+    l2 = None
     drops = []
     outputs = []
     last_local = None
@@ -224,13 +281,17 @@ def _classify(packet):
     for pos, rec in enumerate(nodes):
         name, detail = rec["node"], rec["detail"]
         if "->" in detail:
-            _flows_from_detail(detail, flows, l2)
+            found, found_l2 = _headers_cached(detail, cache)
+            flows.extend(found)
+            if l2 is None:
+                l2 = found_l2
         if sw_if_index is None:
             sw = _SW_IF_INDEX.search(detail)
             if sw:
                 sw_if_index = int(sw.group("idx"))
-        if name in _DROP_NODES or name in _PUNT_NODES:
-            kind = "punted" if name in _PUNT_NODES else "dropped"
+        role, is_local, answers = _node_role(name, roles)
+        if role == _ROLE_DROP or role == _ROLE_PUNT:
+            kind = "punted" if role == _ROLE_PUNT else "dropped"
             rx = _RX_IF.match(detail)
             if rx:
                 # 19.04+: error-drop shows the receiving interface, the next "drop" record the reason.
@@ -252,22 +313,21 @@ def _classify(packet):
                 rx_interface = rxq.group("ifname")
             elif name == "tapcli-rx" and detail and " " not in detail.strip():
                 rx_interface = detail.strip()
-        if _LOCAL.match(name):
+        if is_local:
             last_local = pos
-        if _LOCAL_REPLY.match(name):
-            local_reply = True
-        if _ICMP_ERROR.match(name):
-            icmp_error = True
-        ifname = _interface_of_output(name, detail)
-        if ifname is None:
-            if not name.endswith("-drop"):
+        if answers:
+            if _ICMP_ERROR.match(name):
+                icmp_error = True
+            else:
+                local_reply = True
+        if role != _ROLE_OUTPUT:
+            if role != _ROLE_DROP_FEATURE:
                 last_processing_pos = pos
             continue
-        if name.endswith("-output") and detail:
-            # "<interface> flags 0x..." or just "<interface>": the detail names the interface exactly.
-            first = detail.split(None, 1)[0]
-            if first and not first.startswith(("IP", "sw_if_index")) and ":" not in first:
-                ifname = first
+        ifname = _interface_of_output(name, detail)
+        if ifname is None:
+            last_processing_pos = pos
+            continue
         if not outputs or outputs[-1] != ifname:
             outputs.append(ifname)
         last_output_pos = pos
@@ -295,13 +355,13 @@ def _classify(packet):
     unique = []
     seen = set()
     for flow in flows:
-        key = _flow_key(flow)
+        key = flow[1:7]
         if key not in seen:
             seen.add(key)
-            unique.append(flow)
+            unique.append(dict(zip(FLOW_KEYS, flow)))
     first = dict(unique[0]) if unique else {}
-    if l2:
-        first.update(l2)
+    if l2 is not None:
+        first.update(zip(("src_mac", "dst_mac", "ethertype", "vlan"), l2))
     packet.update({
         "fate": fate,
         "drop_node": drop_node,
@@ -313,9 +373,32 @@ def _classify(packet):
         "flow": first or None,
         "flows": unique,
         "icmp_error_sent": bool(icmp_error and outputs and fate in ("dropped", "punted")),
+        # the trace ends in a handoff node: the packet went on in another thread's trace (see handoff_from there)
+        "handed_off": bool(fate == "truncated" and nodes and _HANDOFF_NODE.search(nodes[-1]["node"])),
         "path": [rec["node"] for rec in nodes],
     })
     return packet
+
+
+def summarize(packets):
+    """``{packets, by_fate, drops_by_reason}`` for a list of classified packets."""
+    by_fate = dict((fate, 0) for fate in FATES)
+    drops_by_reason = {}
+    for packet in packets:
+        by_fate[packet["fate"]] += 1
+        if packet["fate"] in ("dropped", "punted"):
+            if packet["drop_reason"]:
+                key = "%s: %s" % (packet["drop_node"], packet["drop_reason"])
+            else:
+                key = "%s: (no reason shown)" % packet["drop_node"]
+            drops_by_reason[key] = drops_by_reason.get(key, 0) + 1
+    return {"packets": len(packets), "by_fate": by_fate, "drops_by_reason": drops_by_reason}
+
+
+def _new_thread(threads, thread, name):
+    entry = {"thread": thread, "name": name, "packets": 0, "no_packets": False}
+    threads.append(entry)
+    return entry
 
 
 def _new_packet(thread, thread_name, index):
@@ -324,6 +407,19 @@ def _new_packet(thread, thread_name, index):
 
 
 def parse_vpp_trace(text):
+    """Parse ``show trace`` text; see _parse_vpp_trace. The cyclic garbage collector is paused meanwhile:
+    the result is a tree of many small dicts without cycles, and collections during its build cost a third
+    of the parse time on large traces."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse_vpp_trace(text)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse_vpp_trace(text):
     """Parse ``show trace`` text; return ``{packets, threads, summary, limited, limit, timestamp_format}``.
 
     Raises VppParseError when ``text`` is not a string, or is non-empty text in which no thread header,
@@ -333,7 +429,7 @@ def parse_vpp_trace(text):
         text = text.decode("utf-8", "replace")
     if not isinstance(text, str):
         raise VppParseError("show trace output must be a string, got %s" % type(text).__name__)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
     packets = []
     threads = []
@@ -342,96 +438,88 @@ def parse_vpp_trace(text):
     limit = None
     packet = None
     node = None
-    pos = 0
+    start = 0
     found = False
     ignored = 0
     ts_format = None
-
-    def close_node(end):
-        if node is not None:
-            node["detail"] = _detail_text(text[node.pop("_start"):end])
-
-    for m in _STRUCTURE.finditer(text):
-        kind = m.lastgroup
-        if kind is None:  # pragma: no cover - every alternative is named
+    device_input = _DEVICE_INPUT.match
+    structure = _STRUCTURE.match
+    first_chars = _STRUCTURE_FIRST
+    for i, line in enumerate(lines):
+        c = line[:1]
+        if c == " " or c == "\t":
+            c = line.lstrip()[:1]
+        m = structure(line) if c in first_chars else None
+        if m is None:
+            if node is None and c and c != "." and line.strip() != "...":
+                ignored += 1
             continue
-        gap = text[pos:m.start()]
-        if node is None and gap.strip():
-            ignored += sum(1 for line in gap.split("\n") if line.strip() and line.strip() != "...")
-        close_node(m.start())
+        kind = m.lastgroup
         if node is not None:
+            node["detail"] = _detail_text(lines, start, i)
             node = None
-        pos = m.end()
         found = True
         if kind == "k_node":
             name = m.group("node")
-            if packet is None or (packet["index"] is None and packet["nodes"] and _DEVICE_INPUT.match(name)):
+            if packet is None or (packet["index"] is None and packet["nodes"] and device_input(name)):
                 packet = _new_packet(thread, thread_name, None)
                 packets.append(packet)
                 if thread_entry is None:
-                    thread_entry = {"thread": thread, "name": thread_name, "packets": 0, "no_packets": False}
-                    threads.append(thread_entry)
+                    thread_entry = _new_thread(threads, thread, thread_name)
                 thread_entry["packets"] += 1
-            node = {"time": m.group("time"), "node": name, "_start": m.end()}
-            if ts_format is None:
-                ts_format = timestamp_format(node["time"])
+            node = {"time": m.group("time"), "node": name, "detail": ""}
+            start = i + 1
             packet["nodes"].append(node)
         elif kind == "k_packet":
             packet = _new_packet(thread, thread_name, int(m.group("index")))
             packets.append(packet)
             if thread_entry is None:
-                thread_entry = {"thread": thread, "name": thread_name, "packets": 0, "no_packets": False}
-                threads.append(thread_entry)
+                thread_entry = _new_thread(threads, thread, thread_name)
             thread_entry["packets"] += 1
         elif kind == "k_thread":
-            pre = m.group("pre") or ""
-            lim = TRACE_LINE_KINDS[1][1].search(pre)
-            if lim:
-                limit = int(lim.group("max"))
+            if m.group("pre"):
+                lim = TRACE_LINE_KINDS[1][1].search(m.group("pre"))
+                if lim:
+                    limit = int(lim.group("max"))
             thread = int(m.group("thread"))
             thread_name = m.group("thread_name") or None
-            thread_entry = {"thread": thread, "name": thread_name, "packets": 0, "no_packets": False}
-            threads.append(thread_entry)
+            thread_entry = _new_thread(threads, thread, thread_name)
             packet = None
         elif kind == "k_limit":
             limit = int(m.group("max"))
             packet = None
-        elif kind == "k_empty":
+        else:  # k_empty
             if thread_entry is None:
-                thread_entry = {"thread": thread, "name": thread_name, "packets": 0, "no_packets": True}
-                threads.append(thread_entry)
+                thread_entry = _new_thread(threads, thread, thread_name)
             thread_entry["no_packets"] = True
             packet = None
-    close_node(len(text))
-    tail = text[pos:]
-    if node is None and tail.strip():
-        ignored += sum(1 for line in tail.split("\n") if line.strip() and line.strip() != "...")
+    if node is not None:
+        node["detail"] = _detail_text(lines, start, len(lines))
+    for packet in packets:
+        if packet["nodes"]:
+            ts_format = timestamp_format(packet["nodes"][0]["time"])
+            break
 
     if not found and text.strip():
-        first = next(line for line in text.split("\n") if line.strip())
+        first = next(line for line in lines if line.strip())
         raise VppParseError(
             "text is not VPP 'show trace' output: no thread header, 'Packet N' line, '<time>: <node>' record or "
             "'No packets in trace buffer' found (first line: %r)" % first.strip()[:120])
 
-    by_fate = dict((fate, 0) for fate in FATES)
-    drops_by_reason = {}
+    cache = {}
+    roles = {}
     for packet in packets:
-        _classify(packet)
+        _classify(packet, cache, roles)
         for rec in packet["nodes"]:
             if rec["node"] == "handoff_trace":
                 ho = _HANDOFF.search(rec["detail"])
                 if ho:
                     packet["handoff_from"] = {"thread": int(ho.group("thread")), "trace_index": int(ho.group("index"))}
                 break
-        by_fate[packet["fate"]] += 1
-        if packet["fate"] in ("dropped", "punted"):
-            key = "%s: %s" % (packet["drop_node"], packet["drop_reason"]) if packet["drop_reason"] else \
-                "%s: (no reason shown)" % packet["drop_node"]
-            drops_by_reason[key] = drops_by_reason.get(key, 0) + 1
     return {
         "packets": packets,
         "threads": threads,
-        "summary": {"packets": len(packets), "by_fate": by_fate, "drops_by_reason": drops_by_reason},
+        "summary": summarize(packets),
         "limited": limit is not None,
         "limit": limit,
         "timestamp_format": ts_format,
@@ -527,20 +615,82 @@ def filter_packets(parsed, flow_filter=None):
     return [p for p in packets if any(_flow_matches(f, wanted) for f in p.get("flows") or ())]
 
 
+def select_packets(parsed, flow_filter=None):
+    """A copy of a parsed trace keeping only the packets matching ``flow_filter``; summary recomputed."""
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("packets"), list):
+        raise VppParseError("expected the result of parse_vpp_trace (a dict with 'packets')")
+    kept = filter_packets(parsed, flow_filter)
+    result = dict(parsed)
+    result["packets"] = kept
+    result["summary"] = summarize(kept)
+    result["summary"]["total_packets"] = len(parsed["packets"])
+    return result
+
+
 _MACHINERY = frozenset(("error-drop", "drop", "error-punt", "punt"))
 
 
-def vpp_observations(parsed_trace, node=None, flow_filter=None):
+def _check_parsed(parsed_trace, who):
+    if not isinstance(parsed_trace, dict) or not isinstance(parsed_trace.get("packets"), list):
+        raise VppParseError("%s expects the result of parse_vpp_trace (a dict with 'packets')" % who)
+
+
+def _epoch(when, ts_format, time_offset):
+    """Seconds since the epoch for a node timestamp: unix/datetime as printed; relative ones (seconds since
+    VPP's main loop started) only with ``time_offset``, the epoch time at which that clock read zero."""
+    seconds = timestamp_seconds(when)
+    if seconds is None or ts_format != "relative":
+        return seconds
+    return seconds + float(time_offset) if time_offset is not None else None
+
+
+def vpp_drop_point(parsed_trace, node=None, flow_filter=None):
+    """The drop point (runbook contract) of the first dropped or punted packet matching ``flow_filter``.
+
+    ``{node, netns: None, endpoint: None, component: 'vpp', reason: '<graph node>: <reason>', detail}``,
+    ``detail`` holding the graph node, the packet's path, thread, index, fate, receive interface, flow and
+    whether an ICMP error was sent back; None when no matching packet was dropped.
+    """
+    _check_parsed(parsed_trace, "vpp_drop_point")
+    for packet in filter_packets(parsed_trace, flow_filter):
+        if packet.get("fate") not in ("dropped", "punted"):
+            continue
+        if packet.get("drop_reason"):
+            reason = "%s: %s" % (packet["drop_node"], packet["drop_reason"])
+        else:
+            reason = "%s: dropped (no reason shown)" % packet.get("drop_node")
+        return {
+            "node": node, "netns": None, "endpoint": None, "component": "vpp", "reason": reason,
+            "detail": {
+                "graph_node": packet.get("drop_node"), "path": packet.get("path"), "thread": packet.get("thread"),
+                "packet": packet.get("index"), "fate": packet.get("fate"), "rx_interface": packet.get("rx_interface"),
+                "flow": packet.get("flow"), "icmp_error_sent": packet.get("icmp_error_sent"),
+                "output_interface": packet.get("output_interface"),
+            },
+        }
+    return None
+
+
+def vpp_observations(parsed_trace, node=None, flow_filter=None, time_offset=None):
     """Observations (runbook contract) for each traced packet: its graph path and where it ended.
 
     One observation per graph node the packet crossed (``Received`` for the first, ``Forwarded`` for the
     next ones), then the outcome: ``Delivered`` (left through an interface, or reached VPP's own stack),
     ``Dropped`` (drop or punt; ``reason`` is ``<graph node>: <reason>``) or ``Rejected`` (dropped and an
     ICMP error was sent back, e.g. TTL expired). A truncated packet has no outcome observation.
+
+    ``time`` is seconds since the epoch: as printed for unix/datetime timestamps; for VPP's default
+    relative timestamps only when ``time_offset`` (the epoch time of VPP's clock zero) is given, else None.
+    ``vpp_time`` keeps the timestamp as printed and ``uptime`` the relative seconds.
     """
-    if not isinstance(parsed_trace, dict) or not isinstance(parsed_trace.get("packets"), list):
-        raise VppParseError("vpp_observations expects the result of parse_vpp_trace (a dict with 'packets')")
+    _check_parsed(parsed_trace, "vpp_observations")
+    if time_offset is not None:
+        try:
+            time_offset = float(time_offset)
+        except (TypeError, ValueError):
+            raise VppParseError("time_offset must be a number of seconds since the epoch, got %r" % (time_offset,))
     ts_format = parsed_trace.get("timestamp_format")
+    # what VPP's timestamps count from: its own start (relative) or the epoch (unix, datetime)
     base = "uptime" if ts_format == "relative" else ("unix" if ts_format else None)
     observations = []
     for packet in filter_packets(parsed_trace, flow_filter):
@@ -549,7 +699,8 @@ def vpp_observations(parsed_trace, node=None, flow_filter=None):
         def obs(action, graph_node, reason, when, packet=packet):
             return {
                 "node": node, "netns": None, "endpoint": None, "component": "vpp", "action": action,
-                "reason": reason, "time": timestamp_seconds(when), "vpp_time": when, "time_base": base,
+                "reason": reason, "time": _epoch(when, ts_format, time_offset), "vpp_time": when,
+                "uptime": timestamp_seconds(when) if ts_format == "relative" else None, "time_base": base,
                 "source": "vpp-trace", "graph_node": graph_node, "thread": packet.get("thread"),
                 "packet": packet.get("index"), "fate": packet.get("fate"), "flow": packet.get("flow"),
             }
