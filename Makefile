@@ -41,6 +41,8 @@ test: bootstrap
 sanity:
 	@mkdir -p $(PIP_CACHE) $(SANITY_DIR)
 	@cp tools/get_pip_shim.py $(PIP_CACHE)/get_pip_24_2.py
+	@# A sanity venv whose pip bootstrap was interrupted has no pip: remove it so ansible-test rebuilds it.
+	@for v in $(HOME)/.ansible/test/venv/*/*/*/; do [ -e "$$v/bin/pip" ] || rm -rf "$$v"; done
 	@ls $(PIP_CACHE)/pip-24.2-py3-none-any.whl >/dev/null 2>&1 || \
 	  $(BIN)/pip download -q --no-deps -d $(PIP_CACHE) pip==24.2
 	@rm -rf $(SANITY_DIR) && mkdir -p $(SANITY_DIR) && rsync -a \

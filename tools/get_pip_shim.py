@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Stand-in for the get-pip script that ansible-test downloads from a host this machine cannot reach.
 
 ansible-test runs it inside a fresh virtual environment with pip's install arguments; it does what

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: diagnose
-author: netdiag.tracekit developers
+author: netdiag.tracekit developers (@netdiag)
 version_added: 0.1.0
 short_description: Turn a probe result and capture observations into a drop diagnosis
 description:
@@ -16,7 +16,7 @@ description:
     VPP), and returns the diagnosis that C(diagnose_drop.yml) writes to C(diagnosis.json). It holds the
     verdict (delivered, rejected, dropped, no_reply), the drop point, the observations in time order,
     and a one-sentence summary.
-  - A reply means delivered. A TCP RST or ICMP error means rejected, and the drop point is who refused:
+  - A reply means delivered. A TCP RST or ICMP error means rejected, and the drop point is who refused;
     a capture's drop record first, then the address the reply came from. No reply with a captured drop
     means dropped there; without one, no_reply.
 options:

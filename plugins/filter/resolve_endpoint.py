@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: resolve_endpoint
-author: netdiag.tracekit developers
+author: netdiag.tracekit developers (@netdiag)
 version_added: 0.1.0
 short_description: Resolve an endpoint name or IP address to its node, namespace and address
 description:

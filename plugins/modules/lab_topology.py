@@ -26,7 +26,9 @@ description:
   - Idempotent. With O(state=absent) everything whose name starts with O(prefix) is removed.
   - The role M(netdiag.tracekit.lab) wraps this module and writes the inventory for the runbooks.
 author:
-  - netdiag.tracekit developers
+  - netdiag.tracekit developers (@netdiag)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 options:
   state:
     description: Whether the lab should exist.

@@ -24,8 +24,9 @@ description:
   - In check mode the packet is built and validated (the namespace must exist, the source address is
     chosen) and returned, but not sent.
 author:
-  - netdiag.tracekit developers
+  - netdiag.tracekit developers (@netdiag)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - netdiag.tracekit.netns
 options:
   dst:
