@@ -29,7 +29,9 @@ description:
   - The filters O(filter_ip), O(filter_protocol) and O(filter_port) keep only the packets of one conversation,
     so the trace of a busy node stays usable; the counts of packets left out are returned too.
 author:
-  - netdiag.tracekit developers (!UNKNOWN)
+  - netdiag.tracekit developers (@netdiag)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 options:
   state:
     description: What to do with VPP's packet tracer.
@@ -119,17 +121,13 @@ options:
     type: str
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - In check mode only read-only commands run (C(show version), C(show errors), C(show trace)); the commands
         that would change VPP's trace state are returned in RV(planned) and no state file is written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
     platforms: posix
 notes:
   - VPP prints most CLI errors with exit code 0; this module reads them (for example an unknown graph node
