@@ -314,6 +314,11 @@ def test_check_mode_runs_only_read_only_commands(vpp):
     assert vpp.state_files() == []
     stopped = vpp.module(check=True, state="stopped")
     assert stopped["changed"] is True and stopped["planned"] == ["clear trace"] and stopped["commands"] == []
+    captured = vpp.module(check=True, state="captured", input_nodes=["pg-input"], duration=30)
+    assert captured["changed"] is True and captured["capture"]["stopped_by"] == "check_mode"
+    assert captured["planned"] == ["clear trace", "trace add pg-input 50"]
+    assert vpp.log() == ["show version", "show errors"] * 2
+    assert vpp.state_files() == []
 
 
 def test_unknown_graph_node_fails_and_disarms(vpp):
