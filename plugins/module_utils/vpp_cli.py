@@ -579,6 +579,9 @@ class TraceSession(object):
         else:
             since, reset = errors_delta(state.get("errors_baseline"), counters)
             baseline = "cleared" if state.get("errors_cleared") else "snapshot"
+        if parsed.get("limited"):
+            self.warnings.append("VPP holds more traced packets than max_packets=%d: only the first ones were read "
+                                 "(raise max_packets, or trace fewer packets with count)" % max_packets)
         drops = drops_summary(kept, since)
         return {
             "trace": {

@@ -247,7 +247,14 @@ def test_filters_keep_one_conversation_of_a_busy_trace(vpp):
     assert [p["index"] for p in v6["trace"]["packets"]] == [6]
     assert v6["drops"] == [] and v6["drop_points"] == []
 
+    first_two = vpp.module(state="collected", max_packets=2)
+    assert first_two["commands"] == ["show trace max 2", "show errors"]
+    assert first_two["trace"]["limited"] is True
+    assert any("more traced packets than max_packets=2" in w for w in first_two["warnings"])
+    assert [p["index"] for p in first_two["trace"]["packets"]] == [1, 2]
+
     everything = vpp.module(state="collected")
+    assert everything["trace"]["limited"] is False
     assert everything["trace"]["matched"] == 8
     assert sorted((d["node"], d["packets"]) for d in everything["drops"]) == [
         ("acl-plugin-in-ip4-fa", 1), ("null-node", 1)]

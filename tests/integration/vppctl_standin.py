@@ -21,7 +21,8 @@ The scenario is a JSON file, ``$VPPCTL_STANDIN_SCENARIO`` or ``<socket>.scenario
 
     fixtures           folder of real outputs (default: ../shared/fixtures/vpp/vpp-26.06-local)
     trace              show trace once traffic flowed: a fixture file name, or a list of them served as one
-                       busy trace buffer (each file's packets kept as printed, renumbered Packet 1..N)
+                       busy trace buffer (each file's packets kept as printed, renumbered Packet 1..N, cut
+                       at ``max`` with VPP's ``Limiting display`` lines)
     errors_before      show errors before the traffic, counters not cleared (default: header only)
     errors_after       show errors after the traffic, counters not cleared
     errors_after_clear show errors after the traffic when ``clear errors`` ran (default: errors_after)
@@ -164,7 +165,7 @@ class Standin(object):
                 return "expected 'max COUNT', got `%s'\n" % " ".join(words[2:])
             if not self.traffic_seen():
                 return self.read(EMPTY_TRACE)
-            return self.trace_text(self.scenario.get("trace", EMPTY_TRACE))
+            return self.trace_text(self.scenario.get("trace", EMPTY_TRACE), int(words[3]) if len(words) == 4 else 50)
         if command in ("show errors", "show error", "sh err"):
             return self.read(self.errors_file())
         files = dict(DEFAULT_FILES, **self.scenario.get("files", {}))
@@ -174,19 +175,30 @@ class Standin(object):
         rest = " ".join(words[1:] if parent else words)
         return ("%s: unknown input `%s'\n" % (parent, rest)) if parent else ("unknown input `%s'\n" % rest)
 
-    def trace_text(self, names):
-        """One fixture as is; several as one thread's buffer holding all their packets, renumbered in order."""
+    def trace_text(self, names, max_packets=50):
+        """One fixture as is; several as one thread's buffer holding all their packets, renumbered in order.
+
+        Like VPP (vlib/trace.c), past ``max`` packets the display stops, and ``Limiting display to N packets.
+        To display more specify max.`` is printed before the output and again where the display stopped.
+        """
         if isinstance(names, str):
             return self.read(names)
-        lines, number = [THREAD0_HEADER], 0
+        packets = []
         for name in names:
             for line in self.read(name).splitlines():
                 if line.startswith("------------------- Start of thread") or line.startswith("Limiting display"):
                     continue
                 if line.startswith("Packet ") and line[7:].strip().isdigit():
-                    number += 1
-                    line = "Packet %d" % number
-                lines.append(line)
+                    packets.append([])
+                    line = "Packet %d" % len(packets)
+                if packets:
+                    packets[-1].append(line)
+        lines = [THREAD0_HEADER]
+        for block in packets[:max_packets]:
+            lines.extend(block)
+        if len(packets) > max_packets:
+            warn = "Limiting display to %d packets. To display more specify max." % max_packets
+            lines = [warn] + lines + [warn]
         return "\n".join(lines) + "\n"
 
     def errors_file(self):
