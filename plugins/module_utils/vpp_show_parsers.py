@@ -29,12 +29,17 @@ import re
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import VppParseError
 
 
+# No line of these tables comes near this; longer lines are skipped, which also bounds the regex work.
+MAX_LINE = 4096
+
+
 def _text_lines(text, what):
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     if not isinstance(text, str):
         raise VppParseError("%s output must be a string, got %s" % (what, type(text).__name__))
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [line if len(line) <= MAX_LINE else "<line of %d characters skipped>" % len(line)
+            for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
 
 
 def _not_recognised(what, lines):

@@ -44,7 +44,7 @@ class VppParseError(ValueError):
 
 FATES = ("delivered", "dropped", "punted", "local", "truncated")
 
-_TS = (r"(?P<time>\d+:\d{2}:\d{2}:\d{1,6}"                                 # relative h:m:s:usec
+_TS = (r"(?P<time>\d+:\d{2}:\d{2}:\d{1,9}"                                 # relative h:m:s:usec
        r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?"               # datetime (26.x)
        r"|\d{9,}\.\d+)")                                                    # unix seconds (26.x)
 
@@ -54,7 +54,7 @@ _TS = (r"(?P<time>\d+:\d{2}:\d{2}:\d{1,6}"                                 # rel
 TRACE_LINE_KINDS = (
     # "Limiting display ..." may be glued to the next thread's header (VPP prints no newline after it)
     ("thread", re.compile(
-        r"""(?P<pre>Limiting[^\n]*?)?-{3,}[ \t]*(?:Start[ ]of[ ]thread|Thread)[ \t]+(?P<thread>\d+)[ \t]*(?P<thread_name>[^\n]*?)[ \t]*-{3,}""",
+        r"""(?P<pre>Limiting[^\n-]*)?-{3,}[ \t]*(?:Start[ ]of[ ]thread|Thread)[ \t]+(?P<thread>\d+)[ \t]*(?P<thread_name>[^\n]*?)[ \t]*(?:-{3,})?""",
         re.X)),
     ("limit", re.compile(r"""Limiting[ ]display[ ]to[ ](?P<max>\d+)[ ]packets[^\n]*""", re.X)),
     ("empty", re.compile(r"""No[ ]packets[ ]in[ ]trace[ ]buffer""", re.X)),
@@ -66,6 +66,7 @@ _STRUCTURE = re.compile(
     r"[ \t]*(?:" + "|".join("(?P<k_%s>%s)" % (name, rx.pattern) for name, rx in TRACE_LINE_KINDS) + r")[ \t]*$",
     re.X,
 )
+_MAX_STRUCTURE_LINE = 1024
 # The first character (after indentation) of every structural line: other lines are not tried at all.
 _STRUCTURE_FIRST = frozenset("0123456789PLN-")
 
@@ -281,15 +282,15 @@ def _classify(packet, cache=None, roles=None):
     for pos, rec in enumerate(nodes):
         name, detail = rec["node"], rec["detail"]
         if "->" in detail:
-            found, found_l2 = _headers_cached(detail, cache)
-            flows.extend(found)
+            found = cache.get(detail) or _headers_cached(detail, cache)
+            flows.extend(found[0])
             if l2 is None:
-                l2 = found_l2
-        if sw_if_index is None:
+                l2 = found[1]
+        if sw_if_index is None and "if" in detail:
             sw = _SW_IF_INDEX.search(detail)
             if sw:
                 sw_if_index = int(sw.group("idx"))
-        role, is_local, answers = _node_role(name, roles)
+        role, is_local, answers = roles.get(name) or _node_role(name, roles)
         if role == _ROLE_DROP or role == _ROLE_PUNT:
             kind = "punted" if role == _ROLE_PUNT else "dropped"
             rx = _RX_IF.match(detail)
@@ -351,6 +352,11 @@ def _classify(packet, cache=None, roles=None):
     else:
         drop_node = terminal_drop["node"] if terminal_drop else None
         drop_reason = terminal_drop["reason"] if terminal_drop else None
+        if terminal_drop is not None and drop_node is None:
+            # error-drop/punt printed its rx:<interface> but the trace ends before the reason: name the node
+            # that sent the packet there (the last one before it that is not a drop node).
+            drop_node = next((rec["node"] for rec in reversed(nodes)
+                              if rec["node"] not in _DROP_NODES and rec["node"] not in _PUNT_NODES), None)
 
     unique = []
     seen = set()
@@ -401,6 +407,11 @@ def _new_thread(threads, thread, name):
     return entry
 
 
+def _count_noise(lines, first, end):
+    """Lines outside any node record that mean nothing here (a prompt...); '...' elisions are not noise."""
+    return sum(1 for line in lines[first:end] if line.strip() and line.strip().strip(".") != "")
+
+
 def _new_packet(thread, thread_name, index):
     return {"thread": thread, "thread_name": thread_name, "index": index, "nodes": [],
             "handoff_from": None}
@@ -445,19 +456,22 @@ def _parse_vpp_trace(text):
     device_input = _DEVICE_INPUT.match
     structure = _STRUCTURE.match
     first_chars = _STRUCTURE_FIRST
-    for i, line in enumerate(lines):
-        c = line[:1]
-        if c == " " or c == "\t":
-            c = line.lstrip()[:1]
-        m = structure(line) if c in first_chars else None
+    lstrip = str.lstrip
+    # Only lines whose first non-blank character can start a structural line are tried (a C-speed filter).
+    # Structural lines are short; a longer line is detail (this also bounds the regex work on odd input).
+    candidates = [i for i, line in enumerate(lines) if lstrip(line)[:1] in first_chars and len(line) < _MAX_STRUCTURE_LINE]
+    previous = -1  # the last structural line
+    for i in candidates:
+        m = structure(lines[i])
         if m is None:
-            if node is None and c and c != "." and line.strip() != "...":
-                ignored += 1
             continue
         kind = m.lastgroup
         if node is not None:
-            node["detail"] = _detail_text(lines, start, i)
+            node["detail"] = lines[start].strip() if i - start == 1 else _detail_text(lines, start, i)
             node = None
+        elif i > previous + 1:
+            ignored += _count_noise(lines, previous + 1, i)
+        previous = i
         found = True
         if kind == "k_node":
             name = m.group("node")
@@ -495,6 +509,8 @@ def _parse_vpp_trace(text):
             packet = None
     if node is not None:
         node["detail"] = _detail_text(lines, start, len(lines))
+    elif len(lines) > previous + 1:
+        ignored += _count_noise(lines, previous + 1, len(lines))
     for packet in packets:
         if packet["nodes"]:
             ts_format = timestamp_format(packet["nodes"][0]["time"])

@@ -129,6 +129,12 @@ def test_tracepath_thread_header_and_indented_block():
     assert parsed["ignored_lines"] == 3
 
 
+def test_thread_header_cut_short_in_a_copy():
+    text = "------------------- Start of thread 2 vpp_wk_1\n" + OLD_DROP.split(THREAD0, 1)[1]
+    parsed = parse_vpp_trace(text)
+    assert [(t["thread"], t["name"], t["packets"]) for t in parsed["threads"]] == [(2, "vpp_wk_1", 1)]
+
+
 def test_node_names_with_digits_slashes_dots_and_plugins():
     text = THREAD0 + """Packet 7
 
@@ -273,6 +279,21 @@ Packet 2
     assert parsed["summary"]["drops_by_reason"] == {"ip4-drop: (no reason shown)": 1}
 
 
+def test_new_format_drop_cut_before_the_reason():
+    text = THREAD0 + """Packet 1
+
+00:00:01:000001: pg-input
+  stream s0, 60 bytes, sw_if_index 1, next_node ethernet-input
+00:00:01:000002: acl-plugin-in-ip4-fa
+  acl-plugin: lc_index: 0, sw_if_index 1, next index 0, action: 0, match: acl 0 rule 0 trace_bits 00000000
+00:00:01:000003: error-drop
+  rx:pg0
+"""
+    packet = parse_vpp_trace(text)["packets"][0]
+    assert (packet["fate"], packet["drop_node"], packet["drop_reason"], packet["rx_interface"]) == \
+        ("dropped", "acl-plugin-in-ip4-fa", None, "pg0")
+
+
 def test_timestamp_seconds():
     assert timestamp_seconds("01:02:03:000004") == pytest.approx(3723.000004)
     assert timestamp_seconds("1795346881.719683") == pytest.approx(1795346881.719683)
@@ -308,6 +329,19 @@ def test_mangled_input_never_raises_anything_but_a_parse_error():
         except VppParseError:
             continue
         assert parsed["summary"]["packets"] == len(parsed["packets"])
+
+
+def test_pathological_long_lines_are_handled():
+    """Long runs of dashes, quotes or spaces must not make the regexes backtrack for ages (no hang)."""
+    from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_show_parsers import (
+        parse_vpp_errors, parse_vpp_interfaces, parse_vpp_runtime)
+    junk = ["Limiting " + "-" * 200000, "--- Thread 1 " + "-" * 200000 + "x", '"' + "a " * 100000,
+            "1 node " + " " * 200000 + "x", "a" * 200000 + " active 1 2 3 4.0 5.0"]
+    text = OLD_DROP + "\n".join(junk)
+    assert parse_vpp_trace(text)["summary"]["packets"] == 1
+    for parser in (parse_vpp_errors, parse_vpp_runtime, parse_vpp_interfaces):
+        with pytest.raises(VppParseError):
+            parser("\n".join(junk))
 
 
 # ----------------------------------------------------------------------------------- filters, observations
