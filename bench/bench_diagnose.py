@@ -43,39 +43,39 @@ def main():
         raise SystemExit("run as root (namespaces)")
     work = tempfile.mkdtemp(prefix="tkbench-")
     inv = os.path.join(work, "inventory.yml")
-    build, _ = run([os.path.join(BIN, "ansible-playbook"), os.path.join(REPO, "playbooks/lab.yml"),
-                    "-e", "lab_prefix=%s" % PREFIX, "-e", "lab_inventory_file=%s" % inv])
+    build, _out = run([os.path.join(BIN, "ansible-playbook"), os.path.join(REPO, "playbooks/lab.yml"),
+                        "-e", "lab_prefix=%s" % PREFIX, "-e", "lab_inventory_file=%s" % inv])
     try:
         results = {}
         for name, port in (("allowed tcp/8080", 8080), ("policy-dropped tcp/5432", 5432)):
             samples = []
             for i in range(RUNS):
                 report = os.path.join(work, "r%d-%d" % (port, i))
-                elapsed, _ = run([os.path.join(BIN, "ansible-playbook"), "-i", inv,
-                                  os.path.join(REPO, "playbooks/diagnose_drop.yml"), "-e", "src=n1-pod1",
-                                  "-e", "dst=n2-pod1", "-e", "dst_port=%d" % port, "-e", "report_dir=%s" % report])
+                elapsed, _out = run([os.path.join(BIN, "ansible-playbook"), "-i", inv,
+                                      os.path.join(REPO, "playbooks/diagnose_drop.yml"), "-e", "src=n1-pod1",
+                                      "-e", "dst=n2-pod1", "-e", "dst_port=%d" % port, "-e", "report_dir=%s" % report])
                 with open(os.path.join(report, "diagnosis.json")) as handle:
                     verdict = json.load(handle)["verdict"]
                 samples.append(elapsed)
             results[name] = (samples, verdict)
         adhoc = []
-        for _ in range(RUNS):
-            elapsed, _ = run([os.path.join(BIN, "ansible"), "localhost", "-i", "localhost,", "-c", "local",
-                              "-e", "ansible_python_interpreter=%s" % sys.executable,
-                              "-m", "netdiag.tracekit.packet_inject",
-                              "-a", "netns=%s-n1-pod1 dst=10.244.2.11 dst_port=8080" % PREFIX])
+        for _run in range(RUNS):
+            elapsed, _out = run([os.path.join(BIN, "ansible"), "localhost", "-i", "localhost,", "-c", "local",
+                                  "-e", "ansible_python_interpreter=%s" % sys.executable,
+                                  "-m", "netdiag.tracekit.packet_inject",
+                                  "-a", "netns=%s-n1-pod1 dst=10.244.2.11 dst_port=8080" % PREFIX])
             adhoc.append(elapsed)
         from ansible_collections.netdiag.tracekit.plugins.module_utils import probe  # noqa: E402
         inproc = []
-        for _ in range(20):
+        for _run in range(20):
             spec = probe.validate({"dst": "10.244.2.11", "dst_port": 8080})
             started = time.perf_counter()
             res = probe.inject(spec, "/var/run/netns/%s-n1-pod1" % PREFIX)
             inproc.append(time.perf_counter() - started)
             assert res["outcome"] == "reply"
         ping = []
-        for _ in range(20):
-            elapsed, _ = run(["ip", "netns", "exec", "%s-n1-pod1" % PREFIX, "ping", "-c1", "-W1", "-q", "10.244.2.11"])
+        for _run in range(20):
+            elapsed, _out = run(["ip", "netns", "exec", "%s-n1-pod1" % PREFIX, "ping", "-c1", "-W1", "-q", "10.244.2.11"])
             ping.append(elapsed)
     finally:
         run([os.path.join(BIN, "ansible-playbook"), os.path.join(REPO, "playbooks/lab.yml"),

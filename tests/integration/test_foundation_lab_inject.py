@@ -188,17 +188,75 @@ def test_runbook_delivered_and_not_delivered(lab):
     rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=8080)
     assert rc == 0, out
     assert result["verdict"] == "delivered"
+    assert result["drop_point"] is None
     assert result["probe"]["node"] == "node1" and result["probe"]["netns"] == ns("n1-pod1")
     assert result["probe"]["tag"]["dscp"] >= 1
     assert [o["action"] for o in result["observations"]][:1] == ["Sent"]
+    assert sorted(result["captures"]) == ["nettrace@node1", "nettrace@node2"]
     assert "DELIVERED" in out
+
+
+def test_runbook_names_the_policy_drop_point_with_the_kernel_reason(lab):
+    """The NetworkPolicy fault: dropped at the destination node, for the destination pod, NETFILTER_DROP."""
+    rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=5432)
+    assert rc == 0, out
+    assert result["verdict"] == "dropped", result["summary"]
+    point = result["drop_point"]
+    assert point["node"] == "node2"
+    assert point["netns"] == ns("node2")
+    assert point["endpoint"] == "n2-pod1"
+    assert point["component"] == "kernel"
+    assert point["reason"].startswith("NETFILTER_DROP")
+    assert "nf_hook_slow" in point["reason"] or "nft_do_chain" in point["reason"]
+    drops = [o for o in result["observations"] if o["action"] == "Dropped"]
+    assert drops and all(o["source"] == "nettrace" for o in drops)
+
+
+def test_runbook_ipv6_policy_drop(lab):
+    rc, out, result = diagnose(lab, dst="fd00:10:244:2::11", protocol="tcp", dst_port=5432)
+    assert rc == 0, out
+    assert result["verdict"] == "dropped"
+    assert result["drop_point"]["node"] == "node2"
+    assert result["drop_point"]["reason"].startswith("NETFILTER_DROP")
+
+
+def test_runbook_closed_port_is_rejected_with_the_reset_observed(lab):
+    rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=9999)
+    assert rc == 0, out
+    assert result["verdict"] == "rejected"
+    assert result["drop_point"]["netns"] == ns("n2-pod1")
+    assert result["drop_point"]["endpoint"] == "n2-pod1"
+    assert result["drop_point"]["reason"].startswith("NO_SOCKET")
+    resets = [o for o in result["observations"] if o["action"] == "Rejected" and o["source"] == "nettrace"]
+    assert resets and resets[0]["netns"] == ns("n2-pod1")
+    assert any(o["action"] == "Rejected" and o["reason"].startswith("TCP RST") for o in result["observations"])
+
+
+def test_runbook_policy_reject_is_blamed_on_the_node_not_the_forged_rst(lab):
     rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=5433)
     assert rc == 0, out
     assert result["verdict"] == "rejected"
-    assert result["drop_point"]["reason"].startswith("TCP RST")
-    rc, out, result = diagnose(lab, dst="10.244.102.13", protocol="icmp")
-    assert result["verdict"] == "rejected"
-    assert result["drop_point"]["node"] == "node1"
+    assert result["drop_point"]["netns"] == ns("node2")
+    assert result["drop_point"]["reason"].startswith("NETFILTER_DROP")
+    assert "TCP RST" in result["drop_point"]["detail"]
+
+
+def test_runbook_missing_route_is_at_the_node_without_it(lab):
+    rc, out, result = diagnose(lab, dst="n2-pod3", protocol="tcp", dst_port=8080)
+    assert rc == 0, out
+    assert result["verdict"] == "rejected"      # node1 answers with ICMP net unreachable
+    point = result["drop_point"]
+    assert point["node"] == "node1" and point["netns"] == ns("node1")
+    assert point["component"] == "kernel"
+    assert "NOROUTE" in point["reason"]          # IP_INNOROUTES on this kernel
+    assert "net-unreachable" in point["detail"]
+
+
+def test_runbook_without_captures_falls_back_to_the_probe(lab):
+    rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=5432, capture_kernel=False)
+    assert rc == 0, out
+    assert result["verdict"] == "no_reply"
+    assert result["captures"] == []
 
 
 def test_runbook_compliance_mode_fails_on_an_unexpected_verdict(lab):

@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: netdiag.tracekit contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: kernel_observations
+author: netdiag.tracekit developers (@netdiag)
+version_added: 0.1.0
+short_description: Keep the nettrace events that belong to a probe and turn them into runbook observations
+description:
+  - Takes the C(events) of M(netdiag.tracekit.nettrace) from one node and the probe that
+    M(netdiag.tracekit.packet_inject) sent. Keeps the events of the probe, recognised by its tag (IPv4 ID
+    or IPv6 flow label, and DSCP) or by its 5-tuple and the reverse one. Turns them into observations for
+    the M(netdiag.tracekit.diagnose) filter. A drop becomes C(Dropped), a reset sent becomes C(Rejected),
+    a reset received becomes C(Received), a socket error becomes C(Rejected), and a retransmission
+    becomes C(Sent).
+  - Leaves out the artifacts of probing. The source's kernel has no socket for the raw probe, so it drops
+    the answers and resets a SYN-ACK there.
+options:
+  _input:
+    description: The C(events) list returned by M(netdiag.tracekit.nettrace).
+    type: list
+    elements: dict
+    required: true
+  node:
+    description: Inventory host the events come from.
+    type: str
+    required: true
+  probe:
+    description: The C(probe) returned by M(netdiag.tracekit.packet_inject).
+    type: dict
+    required: true
+  src:
+    description: The source endpoint (M(netdiag.tracekit.resolve_endpoint)).
+    type: dict
+    required: true
+  dst:
+    description: The destination endpoint.
+    type: dict
+    required: true
+  netns_endpoints:
+    description: Namespace name to endpoint name, to name the pod of an event.
+    type: dict
+  node_netns:
+    description: The namespace that plays this node's root namespace (the lab's C(tracekit_netns)).
+    type: str
+  aliases:
+    description: Addresses the destination may be translated to (service backends), so their events count.
+    type: list
+    elements: str
+"""
+
+EXAMPLES = r"""
+- name: Observations of the probe on this node
+  ansible.builtin.set_fact:
+    node_observations: >-
+      {{ (capture.events | netdiag.tracekit.kernel_observations(node=inventory_hostname, probe=probe.probe,
+          src=src_ep, dst=dst_ep)).observations }}
+"""
+
+RETURN = r"""
+_value:
+  description: The observations and how many events were left out.
+  type: dict
+  contains:
+    observations:
+      description: C({node, netns, endpoint, component, action, reason, time, source, detail, direction, event_type}).
+      type: list
+      elements: dict
+    ignored:
+      description: Events that were not the probe's, or were artifacts of probing.
+      type: int
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel_observations import kernel_observations
+
+
+def _kernel_observations(events, node=None, probe=None, src=None, dst=None, netns_endpoints=None, node_netns=None,
+                         aliases=None):
+    if not isinstance(events, list):
+        raise AnsibleFilterError("kernel_observations: input must be the events list of nettrace, got %s"
+                                 % type(events).__name__)
+    for name, value in (("probe", probe), ("src", src), ("dst", dst)):
+        if not isinstance(value, dict):
+            raise AnsibleFilterError("kernel_observations: %s must be a dict" % name)
+    if not node:
+        raise AnsibleFilterError("kernel_observations: node is required")
+    observations, ignored = kernel_observations(events, node, probe, src, dst, netns_endpoints or {}, node_netns,
+                                                aliases or [])
+    return {"observations": observations, "ignored": ignored}
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"kernel_observations": _kernel_observations}
