@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from conftest import run_module, shared_path
+from conftest import run_module, run_playbook, shared_path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STANDIN = os.path.join(HERE, "vppctl_standin.py")
@@ -428,10 +428,7 @@ def test_bad_input_is_refused_with_a_clear_message(vpp, args, needle):
     assert vpp.log() == []
 
 
-def test_role_traces_the_vpp_nodes_of_the_inventory_for_the_runbook(vpp):
-    """The vpp_trace role as diagnose_drop.yml calls it: start, (probe), collect, stop; a broken VPP node is reported."""
-    from conftest import run_playbook
-    vpp.scenario(trace="trace_acl_deny_ssh.txt", errors_after="errors_acl_deny_ssh.txt")
+def _role_inventory(vpp):
     node = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     inventory = {"all": {
         "hosts": {"localhost": node},
@@ -446,6 +443,13 @@ def test_role_traces_the_vpp_nodes_of_the_inventory_for_the_runbook(vpp):
     inv_path = os.path.join(vpp.root, "inventory.json")
     with open(inv_path, "w") as handle:
         json.dump(inventory, handle)
+    return inv_path
+
+
+def test_role_traces_the_vpp_nodes_of_the_inventory_for_the_runbook(vpp):
+    """The vpp_trace role run from localhost: start, (probe), collect, stop; a broken VPP node is reported."""
+    vpp.scenario(trace="trace_acl_deny_ssh.txt", errors_after="errors_acl_deny_ssh.txt")
+    inv_path = _role_inventory(vpp)
     out_file = os.path.join(vpp.root, "out.json")
     rc, out, err = run_playbook("tests/integration/vpp_module/play_vpp_trace_role.yml", inventory=inv_path,
                                 extra_vars={"run_dir": vpp.run_dir, "out_file": out_file}, extra_env=STANDIN_ENV)
@@ -461,5 +465,25 @@ def test_role_traces_the_vpp_nodes_of_the_inventory_for_the_runbook(vpp):
     assert all(keys <= set(o) for o in got["observations"])
     assert [o["action"] for o in got["observations"]] == ["Received", "Forwarded", "Forwarded", "Forwarded", "Dropped"]
     # Only vpp1 was driven (k1 is not a VPP node, vpp2's socket is gone), and its trace was cleared at the end.
+    assert vpp.log() == ["show version", "clear trace", "show errors", "trace add pg-input 100",
+                         "show trace max 1000", "show errors", "clear trace"]
+
+
+def test_role_in_per_host_capture_plays_adds_to_each_nodes_observations(vpp):
+    """The form diagnose_drop.yml's capture plays (hosts: tracekit_nodes) use; see docs/vpp_trace.md."""
+    vpp.scenario(trace="trace_acl_deny_ssh.txt", errors_after="errors_acl_deny_ssh.txt")
+    inv_path = _role_inventory(vpp)
+    out_file = os.path.join(vpp.root, "out.json")
+    rc, out, err = run_playbook("tests/integration/vpp_module/play_vpp_trace_per_host.yml", inventory=inv_path,
+                                extra_vars={"run_dir": vpp.run_dir, "out_file": out_file}, extra_env=STANDIN_ENV)
+    assert rc == 0, out + err
+    with open(out_file) as handle:
+        got = json.load(handle)
+    assert got["ran"] == ["vpp@vpp1"]
+    assert len(got["problems"]) == 1 and got["problems"][0].startswith("vpp_trace on vpp2: VPP CLI socket ")
+    assert "does not exist" in got["problems"][0]
+    dropped = [o for o in got["observations"] if o["action"] == "Dropped"]
+    assert [(o["node"], o["reason"], o["endpoint"]) for o in dropped] == [
+        ("vpp1", "acl-plugin-in-ip4-fa: ACL deny packets", "n2-pod1")]
     assert vpp.log() == ["show version", "clear trace", "show errors", "trace add pg-input 100",
                          "show trace max 1000", "show errors", "clear trace"]
