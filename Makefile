@@ -8,7 +8,8 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(BUILD)/collections
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 export TRACEKIT_PYTHON := $(BIN)/python
-SANITY_DIR := $(BUILD)/sanity/ansible_collections/netdiag/tracekit
+# Outside the work tree: inside it, git (and so ansible-test) would see the copy as ignored files.
+SANITY_DIR := /tmp/netdiag-tracekit-sanity/$(shell echo $(ROOT) | md5sum | cut -c1-8)/ansible_collections/netdiag/tracekit
 PIP_CACHE := $(HOME)/.ansible/test/cache
 LAB_INVENTORY := $(BUILD)/lab/inventory.yml
 REPORT_DIR := $(BUILD)/reports

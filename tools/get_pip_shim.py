@@ -18,7 +18,9 @@ def main():
     sys.path.insert(0, wheels[-1])
     from pip._internal.cli.main import main as pip_main  # pylint: disable=import-outside-toplevel
 
-    args = [arg for arg in sys.argv[1:] if arg != "--no-cache-dir"]
+    # get-pip's own options: pip install installs neither setuptools nor wheel unless asked.
+    own = ("--no-setuptools", "--no-wheel")
+    args = [arg for arg in sys.argv[1:] if arg not in own]
     sys.exit(pip_main(["install", "--find-links", here] + args))
 
 

@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: netdiag.tracekit contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: diagnose
+author: netdiag.tracekit developers
+version_added: 0.1.0
+short_description: Turn a probe result and capture observations into a drop diagnosis
+description:
+  - Takes the result of M(netdiag.tracekit.packet_inject) and the observations of captures (kernel, OVN,
+    VPP), and returns the diagnosis that C(diagnose_drop.yml) writes to C(diagnosis.json). It holds the
+    verdict (delivered, rejected, dropped, no_reply), the drop point, the observations in time order,
+    and a one-sentence summary.
+  - A reply means delivered. A TCP RST or ICMP error means rejected, and the drop point is who refused:
+    a capture's drop record first, then the address the reply came from. No reply with a captured drop
+    means dropped there; without one, no_reply.
+options:
+  _input:
+    description: The registered result of M(netdiag.tracekit.packet_inject).
+    type: dict
+    required: true
+  src:
+    description: The source endpoint, as M(netdiag.tracekit.resolve_endpoint) returns it.
+    type: dict
+    required: true
+  dst:
+    description: The destination endpoint.
+    type: dict
+    required: true
+  captures:
+    description: Observations from captures, each C({node, netns, endpoint, component, action, reason, time, source}).
+    type: list
+    elements: dict
+  captures_ran:
+    description: Names of the captures that ran (reported in the summary when nothing was seen).
+    type: list
+    elements: str
+  endpoints:
+    description: The inventory's C(tracekit_endpoints), to name who sent each reply.
+    type: dict
+  nodes:
+    description: Node host to C({netns, ips}).
+    type: dict
+  services:
+    description: The inventory's C(tracekit_services).
+    type: dict
+"""
+
+EXAMPLES = r"""
+- name: Diagnose
+  ansible.builtin.set_fact:
+    diagnosis: "{{ probe_result | netdiag.tracekit.diagnose(src=src_ep, dst=dst_ep, endpoints=tracekit_endpoints) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The diagnosis (the C(diagnosis.json) contract of docs/diagnosis.md).
+  type: dict
+  contains:
+    verdict:
+      description: V(delivered), V(rejected), V(dropped) or V(no_reply).
+      type: str
+    probe:
+      description: What was sent, from which node and namespace, with its tag.
+      type: dict
+    drop_point:
+      description: Null, or C({node, netns, endpoint, component, reason, detail}).
+      type: dict
+    observations:
+      description: C({node, netns, endpoint, component, action, reason, time, source}) in time order.
+      type: list
+      elements: dict
+    summary:
+      description: One sentence for a human.
+      type: str
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.netdiag.tracekit.plugins.module_utils.diagnosis import DiagnosisError, diagnose
+
+
+def _diagnose(injection, src=None, dst=None, captures=None, captures_ran=None, endpoints=None, nodes=None,
+              services=None):
+    if not isinstance(injection, dict):
+        raise AnsibleFilterError("diagnose: input must be the registered packet_inject result, got %s"
+                                 % type(injection).__name__)
+    if injection.get("failed"):
+        raise AnsibleFilterError("diagnose: packet_inject failed: %s" % injection.get("msg"))
+    if not isinstance(src, dict) or not isinstance(dst, dict):
+        raise AnsibleFilterError("diagnose: src and dst must be endpoints from resolve_endpoint")
+    if captures is not None and not isinstance(captures, list):
+        raise AnsibleFilterError("diagnose: captures must be a list of observations")
+    try:
+        return diagnose(injection, src, dst, captures, endpoints, nodes, services, captures_ran)
+    except DiagnosisError as exc:
+        raise AnsibleFilterError("diagnose: %s" % exc)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"diagnose": _diagnose}
