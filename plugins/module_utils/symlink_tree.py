@@ -174,6 +174,9 @@ def apply(actions):
         path = act["path"]
         try:
             if act["action"] == "mkdir":
+                parent = os.path.dirname(path)
+                if not os.path.isdir(parent):
+                    os.makedirs(parent, 0o755)
                 os.mkdir(path, 0o755)
             elif act["action"] == "link":
                 os.symlink(act["target"], path)

@@ -13,7 +13,7 @@ short_description: Merge several folders into one tree of symbolic links
 version_added: 0.1.0
 author: netdiag.tracekit developers
 description:
-  - Builds O(dest) as the union of the folders in O(src), made of symbolic links: a real directory wherever
+  - Builds O(dest) as the union of the folders in O(src), made of symbolic links; a real directory wherever
     two or more sources have a directory of the same name, a link to the entry of the first source that has
     the name everywhere else.
   - Made for kernel headers split in two packages (Debian's C(linux-headers-X-amd64) and
@@ -32,7 +32,7 @@ options:
     elements: path
   dest:
     description:
-      - The folder to build. Created when missing; it must not be a symbolic link.
+      - The folder to build. Created (with its parents) when missing; it must not be a symbolic link.
     type: path
     required: true
   state:

@@ -36,7 +36,6 @@ def split_headers(tmp_path):
 
 
 def _build(sources, dest):
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
     actions = plan(sources, dest)
     apply(actions)
     return actions
