@@ -1,0 +1,103 @@
+"""node_prereqs on this machine: the symlink_tree module through Ansible, and playbooks/node_prereqs.yml on a
+lab-style inventory (two "nodes" that are the same machine) running the role once and sharing the result.
+
+Runs as root against this machine (Debian, kernel 6.18 without a headers package: the BTF fallback path).
+The packages are installed by tools/bootstrap.sh, so the playbook only checks, links and verifies.
+"""
+
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import need_root, run_module, run_playbook
+
+
+def _split_headers(tmp_path):
+    arch = tmp_path / "src" / "linux-headers-9.9.9-1-amd64"
+    common = tmp_path / "src" / "linux-headers-9.9.9-1-common"
+    for folder, files in ((arch, ["include/generated/autoconf.h", ".config"]),
+                          (common, ["include/linux/skbuff.h", "Makefile"])):
+        for rel in files:
+            path = folder / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("x\n")
+    return str(arch), str(common)
+
+
+def test_symlink_tree_module_check_mode_then_idempotent(tmp_path):
+    arch, common = _split_headers(tmp_path)
+    dest = str(tmp_path / "state" / "kernel-src")
+    args = {"src": [arch, common], "dest": dest}
+
+    checked = run_module("netdiag.tracekit.symlink_tree", args, check=True)
+    assert checked["changed"] is True
+    assert not os.path.exists(dest), "check mode must not create the tree"
+    assert {"action": "link", "path": dest + "/include/linux", "target": common + "/include/linux"} in checked["actions"]
+
+    made = run_module("netdiag.tracekit.symlink_tree", args)
+    assert made["changed"] is True and made["links"] == 4 and made["dirs"] == 1
+    assert os.readlink(dest + "/include/generated") == arch + "/include/generated"
+    assert os.readlink(dest + "/Makefile") == common + "/Makefile"
+
+    again = run_module("netdiag.tracekit.symlink_tree", args)
+    assert again["changed"] is False and again["actions"] == []
+
+    gone = run_module("netdiag.tracekit.symlink_tree", {"dest": dest, "state": "absent"})
+    assert gone["changed"] is True and not os.path.exists(dest)
+    assert os.path.isfile(common + "/include/linux/skbuff.h")
+
+
+def test_symlink_tree_module_reports_bad_input(tmp_path):
+    arch, _common = _split_headers(tmp_path)
+    result = run_module("netdiag.tracekit.symlink_tree",
+                        {"src": [arch, str(tmp_path / "missing")], "dest": str(tmp_path / "tree")})
+    assert result.get("failed") is True
+    assert "missing does not exist or is not a directory" in result["msg"]
+    result = run_module("netdiag.tracekit.symlink_tree", {"dest": str(tmp_path / "tree")})
+    assert result.get("failed") is True and "src" in result["msg"]
+
+
+@pytest.fixture
+def lab_inventory(tmp_path):
+    inventory = {
+        "all": {"children": {"tracekit_nodes": {"hosts": {
+            "node1": {"tracekit_netns": "tkt-np-node1"},
+            "node2": {"tracekit_netns": "tkt-np-node2"},
+        }}}, "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}},
+    }
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps(inventory))
+    return str(path)
+
+
+def _host_results(out, task_name):
+    for play in out["plays"]:
+        for task in play["tasks"]:
+            if task_name in task["task"]["name"]:
+                return task["hosts"]
+    return {}
+
+
+def test_playbook_runs_the_role_once_per_machine(lab_inventory):
+    need_root()
+    rc, stdout, stderr = run_playbook("playbooks/node_prereqs.yml", inventory=lab_inventory,
+                                      extra_env={"ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"})
+    assert rc == 0, stdout[-4000:] + stderr[-2000:]
+    out = json.loads(stdout)
+    probed = _host_results(out, "Probe the interpreter and the node")
+    assert sorted(probed) == ["node1"], "the role must run once for the machine, on its first node"
+    shared = _host_results(out, "Share the result with the other nodes of the machine")
+    facts = shared["node2"]["ansible_facts"]
+    assert facts["tracekit_node_ready"] is True
+    details = facts["tracekit_node_prereqs"]
+    assert details["python"] == sys.executable
+    assert details["python_modules"]["bcc"]["ok"] is True
+    assert details["tracefs_mounted"] is True and details["tracefs_events_readable"] is True
+    if not os.path.exists("/lib/modules/%s/build/include" % os.uname().release):
+        # this machine: no headers package for the running kernel, BTF present
+        assert details["kernel_headers"] == "fallback"
+        assert details["bcc_kernel_source"] == "/var/lib/netdiag_tracekit/kernel-src"
+        assert details["btf"] is True
+    assert out["stats"]["node1"]["failures"] == 0 and out["stats"]["node2"]["failures"] == 0
