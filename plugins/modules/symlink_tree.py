@@ -11,7 +11,8 @@ DOCUMENTATION = r"""
 module: symlink_tree
 short_description: Merge several folders into one tree of symbolic links
 version_added: 0.1.0
-author: netdiag.tracekit developers
+author:
+  - netdiag.tracekit developers (@netdiag)
 description:
   - Builds O(dest) as the union of the folders in O(src), made of symbolic links; a real directory wherever
     two or more sources have a directory of the same name, a link to the entry of the first source that has
@@ -22,6 +23,8 @@ description:
   - Idempotent; re-run after a package upgrade, it points the links at the new folders and, with O(prune),
     removes links that no longer belong.
   - Only symbolic links and directories are ever removed; a regular file in O(dest) is reported as an error.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 options:
   src:
     description:
