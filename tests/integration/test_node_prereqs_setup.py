@@ -7,6 +7,7 @@ The packages are installed by tools/bootstrap.sh, so the playbook only checks, l
 
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -101,3 +102,56 @@ def test_playbook_runs_the_role_once_per_machine(lab_inventory):
         assert details["bcc_kernel_source"] == "/var/lib/netdiag_tracekit/kernel-src"
         assert details["btf"] is True
     assert out["stats"]["node1"]["failures"] == 0 and out["stats"]["node2"]["failures"] == 0
+
+
+FAILURE_PLAY = """
+- name: node_prereqs failure paths
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Run the role
+      ansible.builtin.include_role:
+        name: netdiag.tracekit.node_prereqs
+"""
+
+
+def test_role_stops_with_clear_messages(tmp_path):
+    """Three broken nodes in one run (all this machine): a missing interpreter, an interpreter that imports
+    PyPI's unrelated bcc package (simulated by a bcc package without BPF in a bare venv), and a kernel
+    without BTF (the BTF path pointed at a missing file) where no headers package exists for the kernel."""
+    need_root()
+    if os.path.exists("/lib/modules/%s/build/include" % os.uname().release):
+        pytest.skip("this kernel has headers: the no-BTF failure needs a kernel without them")
+    venv = tmp_path / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = [p for p in (venv / "lib").glob("python3*/site-packages")][0]
+    (site / "bcc").mkdir()
+    (site / "bcc" / "__init__.py").write_text("__version__ = '0.0.1'\n")  # the PyPI 'bcc' has no BPF
+    inventory = {"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
+        "hosts": {
+            "no-python": {"node_prereqs_python": str(tmp_path / "nope" / "python3")},
+            "foreign-bcc": {"node_prereqs_python": str(venv / "bin" / "python"), "node_prereqs_python_libs": "none"},
+            "no-btf": {"node_prereqs_btf_path": str(tmp_path / "no-vmlinux"),
+                       "node_prereqs_kernel_src_dir": str(tmp_path / "kernel-src")},
+        }}}
+    inv = tmp_path / "inventory.json"
+    inv.write_text(json.dumps(inventory))
+    play = tmp_path / "play.yml"
+    play.write_text(FAILURE_PLAY)
+    rc, stdout, stderr = run_playbook(str(play), inventory=str(inv),
+                                      extra_env={"ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"})
+    assert rc == 2, stdout[-3000:] + stderr[-2000:]
+    out = json.loads(stdout)
+    failures = {}
+    for task in out["plays"][0]["tasks"]:
+        for host, result in task["hosts"].items():
+            if result.get("failed"):
+                failures[host] = result["msg"]
+    assert sorted(failures) == ["foreign-bcc", "no-btf", "no-python"], (failures, out["stats"])
+    assert "does not exist or is not executable" in failures["no-python"]
+    assert "set ansible_python_interpreter (or node_prereqs_python)" in failures["no-python"]
+    assert "not BCC (it has no bcc.BPF)" in failures["foreign-bcc"] and "pip uninstall bcc" in failures["foreign-bcc"]
+    assert "has no headers package (linux-headers-%s" % os.uname().release in failures["no-btf"]
+    assert "no BTF (%s is missing)" % (tmp_path / "no-vmlinux") in failures["no-btf"]
+    assert not os.path.exists(str(tmp_path / "kernel-src")), "nothing is built for a node that failed"
