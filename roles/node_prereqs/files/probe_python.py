@@ -81,6 +81,7 @@ def main():
     paths, mounts = parse_args(sys.argv[1:])
     base_prefix = getattr(sys, "base_prefix", getattr(sys, "real_prefix", sys.prefix))
     result = {
+        "euid": os.geteuid(),
         "executable": sys.executable,
         "realpath": os.path.realpath(sys.executable),
         "version": "%d.%d.%d" % tuple(sys.version_info[:3]),
