@@ -124,7 +124,7 @@ def test_role_stops_with_clear_messages(tmp_path):
         pytest.skip("this kernel has headers: the no-BTF failure needs a kernel without them")
     venv = tmp_path / "venv"
     subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], check=True)
-    site = [p for p in (venv / "lib").glob("python3*/site-packages")][0]
+    site = list((venv / "lib").glob("python3*/site-packages"))[0]
     (site / "bcc").mkdir()
     (site / "bcc" / "__init__.py").write_text("__version__ = '0.0.1'\n")  # the PyPI 'bcc' has no BPF
     inventory = {"all": {
@@ -155,3 +155,43 @@ def test_role_stops_with_clear_messages(tmp_path):
     assert "has no headers package (linux-headers-%s" % os.uname().release in failures["no-btf"]
     assert "no BTF (%s is missing)" % (tmp_path / "no-vmlinux") in failures["no-btf"]
     assert not os.path.exists(str(tmp_path / "kernel-src")), "nothing is built for a node that failed"
+
+
+def test_role_serves_a_venv_with_pip_and_links_only_bcc(tmp_path):
+    """A venv that is not the distribution's python: bcc is linked in (only the bcc folder), scapy/pyroute2/netaddr
+    come from pip (PyPI or the configured index), and a second run changes nothing."""
+    need_root()
+    venv = tmp_path / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    inventory = {"all": {"hosts": {"node": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "node_prereqs_python": python, "node_prereqs_kernel_src_dir": str(tmp_path / "kernel-src")}}}}
+    inv = tmp_path / "inventory.json"
+    inv.write_text(json.dumps(inventory))
+    play = tmp_path / "play.yml"
+    play.write_text(FAILURE_PLAY.replace("node_prereqs failure paths", "node_prereqs for a venv"))
+    env = {"ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
+
+    rc, stdout, stderr = run_playbook(str(play), inventory=str(inv), extra_env=env)
+    out = json.loads(stdout)
+    pip = _host_results(out, "Install the missing ones with pip").get("node", {})
+    if pip.get("failed") and ("No matching distribution" in pip.get("stderr", "") or "connection" in pip.get("stderr", "").lower()):
+        pytest.skip("no package index reachable for pip: %s" % pip["stderr"][-300:])
+    assert rc == 0, stdout[-3000:] + stderr[-2000:]
+    assert pip.get("changed") is True and pip["cmd"][-3:] == ["scapy>=2.5", "pyroute2>=0.7", "netaddr"]
+    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    assert os.readlink(os.path.join(site, "bcc")) == "/usr/lib/python3/dist-packages/bcc"
+    # only bcc is exposed: python3-apt's apt_pkg, which lives beside it in dist-packages, is not importable
+    probe = subprocess.run([python, "-c", "import bcc, scapy, pyroute2, netaddr, importlib.util as u; "
+                                          "print(hasattr(bcc, 'BPF'), u.find_spec('apt_pkg') is None)"],
+                           check=True, capture_output=True, text=True)
+    assert probe.stdout.split() == ["True", "True"]
+    facts = _host_results(out, "Record how ready the node is")["node"]["ansible_facts"]
+    assert facts["tracekit_node_ready"] is True
+    assert facts["tracekit_node_prereqs"]["python_libs_method"] == "pip"
+
+    rc, stdout, stderr = run_playbook(str(play), inventory=str(inv), extra_env=env)
+    assert rc == 0, stdout[-3000:] + stderr[-2000:]
+    assert json.loads(stdout)["stats"]["node"]["changed"] == 0
