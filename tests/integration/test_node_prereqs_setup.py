@@ -116,9 +116,10 @@ FAILURE_PLAY = """
 
 
 def test_role_stops_with_clear_messages(tmp_path):
-    """Three broken nodes in one run (all this machine): a missing interpreter, an interpreter that imports
-    PyPI's unrelated bcc package (simulated by a bcc package without BPF in a bare venv), and a kernel
-    without BTF (the BTF path pointed at a missing file) where no headers package exists for the kernel."""
+    """Four broken nodes in one run (all this machine): a missing interpreter, an interpreter that imports
+    PyPI's unrelated bcc package (simulated by a bcc package without BPF in a bare venv), a kernel without
+    BTF (the BTF path pointed at a missing file) where no headers package exists for the kernel, and exact
+    headers required where none exist."""
     need_root()
     if os.path.exists("/lib/modules/%s/build/include" % os.uname().release):
         pytest.skip("this kernel has headers: the no-BTF failure needs a kernel without them")
@@ -134,6 +135,8 @@ def test_role_stops_with_clear_messages(tmp_path):
             "foreign-bcc": {"node_prereqs_python": str(venv / "bin" / "python"), "node_prereqs_python_libs": "none"},
             "no-btf": {"node_prereqs_btf_path": str(tmp_path / "no-vmlinux"),
                        "node_prereqs_kernel_src_dir": str(tmp_path / "kernel-src")},
+            "exact-only": {"node_prereqs_kernel_headers": "exact",
+                           "node_prereqs_kernel_src_dir": str(tmp_path / "kernel-src")},
         }}}
     inv = tmp_path / "inventory.json"
     inv.write_text(json.dumps(inventory))
@@ -148,12 +151,14 @@ def test_role_stops_with_clear_messages(tmp_path):
         for host, result in task["hosts"].items():
             if result.get("failed"):
                 failures[host] = result["msg"]
-    assert sorted(failures) == ["foreign-bcc", "no-btf", "no-python"], (failures, out["stats"])
+    assert sorted(failures) == ["exact-only", "foreign-bcc", "no-btf", "no-python"], (failures, out["stats"])
     assert "does not exist or is not executable" in failures["no-python"]
     assert "set ansible_python_interpreter (or node_prereqs_python)" in failures["no-python"]
     assert "not BCC (it has no bcc.BPF)" in failures["foreign-bcc"] and "pip uninstall bcc" in failures["foreign-bcc"]
     assert "has no headers package (linux-headers-%s" % os.uname().release in failures["no-btf"]
     assert "no BTF (%s is missing)" % (tmp_path / "no-vmlinux") in failures["no-btf"]
+    # node_prereqs_kernel_headers=exact: apt's own error for the missing package, no fallback
+    assert "linux-headers-%s" % os.uname().release in failures["exact-only"]
     assert not os.path.exists(str(tmp_path / "kernel-src")), "nothing is built for a node that failed"
 
 
