@@ -72,12 +72,12 @@ class CliRunner(object):
         self.timeout = timeout
 
     def resolve_program(self):
+        if self.prefix:
+            # The program runs elsewhere (a container, a pod): only the prefix's own program is local.
+            return self.program
         if os.path.sep in self.program:
             if not os.access(self.program, os.X_OK):
                 raise CliError("%s is not an executable file" % self.program)
-            return self.program
-        if self.prefix:
-            # The program runs elsewhere (a container, a pod): the prefix's own program must exist here.
             return self.program
         found = shutil.which(self.program)
         if self.module is not None:

@@ -42,3 +42,12 @@ def test_netns_resolution_errors_and_self():
         netns.resolve("999999999")
     with pytest.raises(netns.NetnsError, match="is not a namespace name"):
         netns.resolve("../etc/passwd")
+
+
+def test_a_program_behind_a_prefix_is_not_looked_for_on_this_host():
+    """vppctl inside a container: /usr/bin/vppctl need not exist here, only the prefix's program does."""
+    runner = CliRunner("/opt/inside-the-container/vppctl", prefix=[sys.executable, "-c", "import sys; print(sys.argv[1:])"])
+    rc, out, _err = runner.run(tail=["show", "version"])
+    assert rc == 0 and "'/opt/inside-the-container/vppctl', 'show', 'version'" in out
+    with pytest.raises(CliError, match="is not an executable file"):
+        CliRunner("/opt/inside-the-container/vppctl").run()
