@@ -21,7 +21,7 @@ bootstrap:
 
 ## The main job: build the lab, then diagnose a blocked port and an allowed one.
 demo: bootstrap
-	ansible-playbook playbooks/lab.yml -e lab_inventory_file=$(LAB_INVENTORY)
+	ansible-playbook playbooks/lab.yml -e lab_inventory_file=$(LAB_INVENTORY) -e lab_ovn=true
 	ansible-playbook -i $(LAB_INVENTORY) playbooks/diagnose_drop.yml \
 	  -e src=n1-pod1 -e dst=n2-pod1 -e protocol=tcp -e dst_port=5432 -e report_dir=$(REPORT_DIR)/policy-drop
 	ansible-playbook -i $(LAB_INVENTORY) playbooks/diagnose_drop.yml \
@@ -29,7 +29,7 @@ demo: bootstrap
 	@echo "Reports: $(REPORT_DIR)/*/diagnosis.json"
 
 lab: bootstrap
-	ansible-playbook playbooks/lab.yml -e lab_inventory_file=$(LAB_INVENTORY)
+	ansible-playbook playbooks/lab.yml -e lab_inventory_file=$(LAB_INVENTORY) -e lab_ovn=true
 
 lab-absent: bootstrap
 	ansible-playbook playbooks/lab.yml -e lab_state=absent
