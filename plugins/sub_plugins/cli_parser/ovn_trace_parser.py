@@ -43,35 +43,9 @@ EXAMPLES = r"""
   register: parsed
 """
 
-try:
-    from ansible_collections.ansible.utils.plugins.plugin_utils.base.cli_parser import CliParserBase
-except ImportError:  # pragma: no cover - ansible.utils absent: cli_parse (its only caller) is absent too
-
-    class CliParserBase:  # pylint: disable=too-few-public-methods
-        """Same constructor as ansible.utils' base class, so this file stays importable without it."""
-
-        def __init__(self, task_args, task_vars, debug):
-            self._debug = debug
-            self._task_args = task_args
-            self._task_vars = task_vars
-
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_trace_parser import parse_ovn_trace
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.cli_parser import text_parser
 
-
-class CliParser(CliParserBase):
-    """Parse ovn-trace text with netdiag.tracekit's ovn-trace parser."""
-
-    DEFAULT_TEMPLATE_EXTENSION = None
-    PROVIDE_TEMPLATE_CONTENTS = False
-
-    def parse(self, *_args, **_kwargs):
-        text = self._task_args.get("text")
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", "replace")
-        if not isinstance(text, str):
-            return {"errors": ["netdiag.tracekit.ovn_trace expects the text ovn-trace printed, got %s"
-                               % type(text).__name__]}
-        try:
-            return {"parsed": parse_ovn_trace(text)}
-        except Exception as exc:  # pylint: disable=broad-except
-            return {"errors": ["netdiag.tracekit.ovn_trace could not parse the text: %s" % exc]}
+# Any exception from the parser means text it could not read: report it as cli_parse's error, not a traceback.
+CliParser = text_parser("netdiag.tracekit.ovn_trace", "the text ovn-trace printed", lambda text, _args: parse_ovn_trace(text),
+                        (Exception,))

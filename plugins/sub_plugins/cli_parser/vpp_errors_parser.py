@@ -37,32 +37,8 @@ EXAMPLES = r"""
     set_fact: vpp_errors
 """
 
-from ansible.module_utils.common.text.converters import to_native
-
-try:
-    from ansible_collections.ansible.utils.plugins.plugin_utils.base.cli_parser import CliParserBase
-except ImportError:  # ansible.utils absent: cli_parse cannot load this plugin anyway; keep it importable
-
-    class CliParserBase(object):
-        def __init__(self, task_args, task_vars, debug):
-            self._debug = debug
-            self._task_args = task_args
-            self._task_vars = task_vars
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_show_parsers import parse_vpp_errors
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import VppParseError
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.cli_parser import text_parser
 
-
-class CliParser(CliParserBase):
-    """Parse VPP ``show errors`` text given to cli_parse as ``text``."""
-
-    DEFAULT_TEMPLATE_EXTENSION = None
-    PROVIDE_TEMPLATE_CONTENTS = False
-
-    def parse(self, *_args, **_kwargs):
-        text = self._task_args.get("text")
-        if text is None:
-            return {"errors": ["netdiag.tracekit.vpp_errors needs the 'show errors' output in 'text'"]}
-        try:
-            return {"parsed": parse_vpp_errors(text)}
-        except VppParseError as exc:
-            return {"errors": [to_native(exc)]}
+CliParser = text_parser("netdiag.tracekit.vpp_errors", "the 'show errors' output", lambda text, _args: parse_vpp_errors(text), (VppParseError,))

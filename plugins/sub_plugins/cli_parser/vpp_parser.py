@@ -39,23 +39,14 @@ EXAMPLES = r"""
 
 import re
 
-from ansible.module_utils.common.text.converters import to_native
 
-try:
-    from ansible_collections.ansible.utils.plugins.plugin_utils.base.cli_parser import CliParserBase
-except ImportError:  # ansible.utils absent: cli_parse cannot load this plugin anyway; keep it importable
-
-    class CliParserBase(object):
-        def __init__(self, task_args, task_vars, debug):
-            self._debug = debug
-            self._task_args = task_args
-            self._task_vars = task_vars
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_show_parsers import (
     parse_vpp_errors,
     parse_vpp_interfaces,
     parse_vpp_runtime,
 )
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import VppParseError, parse_vpp_trace
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.cli_parser import text_parser
 
 # (what, regex on the command without its vppctl prefix, parser): VPP accepts any unique prefix of a word.
 COMMANDS = (
@@ -78,18 +69,9 @@ def parser_for(command):
                         % (command, ", ".join(what for what, _rx, _func in COMMANDS)))
 
 
-class CliParser(CliParserBase):
-    """Parse VPP CLI text given to cli_parse as ``text``, by ``parser.command``."""
+def _parse(text, task_args):
+    command = (task_args.get("parser") or {}).get("command") or task_args.get("command")
+    return parser_for(command)(text)
 
-    DEFAULT_TEMPLATE_EXTENSION = None
-    PROVIDE_TEMPLATE_CONTENTS = False
 
-    def parse(self, *_args, **_kwargs):
-        text = self._task_args.get("text")
-        command = (self._task_args.get("parser") or {}).get("command") or self._task_args.get("command")
-        if text is None:
-            return {"errors": ["netdiag.tracekit.vpp needs the command's output in 'text'"]}
-        try:
-            return {"parsed": parser_for(command)(text)}
-        except VppParseError as exc:
-            return {"errors": [to_native(exc)]}
+CliParser = text_parser("netdiag.tracekit.vpp", "the command's output", _parse, (VppParseError,))

@@ -33,7 +33,7 @@ def test_cli_parser_class_contract():
     assert ok["parsed"]["verdict"] == "rejected"
     assert ok["parsed"]["drop"]["acl"]["name"] == "reject-telnet"
     bad = CliParser(task_args={"text": None}, task_vars={}, debug=False).parse()
-    assert list(bad) == ["errors"] and "expects the text" in bad["errors"][0]
+    assert list(bad) == ["errors"] and "the text ovn-trace printed" in bad["errors"][0]
 
 
 def test_filter_and_cli_parse_through_ansible(tmp_path):
