@@ -233,3 +233,40 @@ def test_max_events_ends_the_capture_early(lab):
     assert len(result["events"]) == 3 and result["counts"] == {"DROP": 3}
     assert result["counters"]["received"] == 3 + result["counters"]["over_max_events"]
     assert all(e["dst_port"] == 9 and e["reason"] == "NETFILTER_DROP" for e in result["events"])
+
+
+def test_stop_file_ends_the_capture_and_both_signal_files_are_removed(lab, tmp_path):
+    """The runbook stops every node's capture right after the probe instead of waiting out duration."""
+    from ansible_collections.netdiag.tracekit.plugins.module_utils.nettrace import NettraceSession
+    import threading
+    ready, stop = str(tmp_path / "n.ready"), str(tmp_path / "n.stop")
+    with open(stop, "w") as handle:
+        handle.write("left over from an earlier run\n")      # must not end the new capture at once
+    session = NettraceSession(kinds=["DROP"], netns=[lab.ns["d"]], filter_cidr=["10.97.0.0/24"],
+                              ready_file=ready, stop_file=stop)
+    with session:
+        session.prepare()
+        assert not os.path.exists(stop)
+        session.attach()
+        assert os.path.exists(ready)
+        sender = threading.Timer(0.2, lab.udp, args=("c", "10.97.0.2", 9), kwargs={"count": 2})
+        stopper = threading.Timer(1.0, lambda: open(stop, "w").close())
+        sender.start()
+        stopper.start()
+        session.capture(30)
+        sender.join()
+        stopper.join()
+        result = session.result()
+    assert result["stopped_by"] == "stop_file" and result["capture_seconds"] < 10
+    assert len(result["events"]) == 2
+    assert not os.path.exists(ready) and not os.path.exists(stop)
+
+
+def test_a_capture_that_cannot_start_says_why_in_its_ready_file(tmp_path):
+    """A waiting runbook reads the reason at once instead of timing out."""
+    need_root()
+    ready = str(tmp_path / "n.ready")
+    result = run_module("netdiag.tracekit.nettrace", {"netns": ["tkt-no-such-ns"], "ready_file": ready}, timeout=120)
+    assert result.get("failed")
+    with open(ready) as handle:
+        assert "tkt-no-such-ns" in json.load(handle)["error"]
