@@ -97,9 +97,9 @@ options:
         C(ansible.builtin.wait_for) before injecting traffic.
       - An existing file at that path is removed when the module starts; remove it in the play before starting
         the module too, so a previous run's file cannot satisfy the wait.
+      - When the module fails before it is attached, it writes a JSON object with the key C(error) there
+        instead, so the play stops waiting at once; read the file to tell the two apart.
     type: path
-      - When the module fails before it is attached, it writes a JSON object with the key C(error) there instead, so the
-        play stops waiting at once; read the file to tell the two apart.
   stop_file:
     description:
       - End the capture as soon as this file exists (checked every 50 ms), and return normally.
