@@ -21,6 +21,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import signal
 import time
 
@@ -31,6 +32,7 @@ NETNS_DIR = "/var/run/netns"
 RUN_ROOT = "/run/netdiag-tracekit-lab"
 NFT_TABLE = "tracekit_lab"
 FAULT_TYPES = ("policy_drop", "policy_reject", "missing_route")
+_POLICY_NAME = re.compile(r"^[A-Za-z0-9_./:-]{1,63}$")
 
 
 class LabError(Exception):
@@ -189,6 +191,9 @@ def _plan_fault(fault, lab, pods_by_name):
     if not 0 < port < 65536:
         raise LabError("%s fault: port %r is out of range" % (ftype, fault.get("port")))
     name = fault.get("name") or "deny-%s-%s-%d" % (pod["name"], proto, port)
+    if not _POLICY_NAME.match(str(name)):
+        # The name goes into an nftables comment and an OVN port group: keep it to a safe alphabet.
+        raise LabError("%s fault: name %r: use 1 to 63 letters, digits or _ . / : -" % (ftype, name))
     return {"type": ftype, "pod": pod["name"], "node": pod["node"], "protocol": proto, "port": port,
             "name": name, "host_if": pod["host_if"], "ips": pod["ips"],
             "description": "NetworkPolicy %s %ss %s/%d to pod %s"

@@ -56,6 +56,7 @@ def test_veth_names_fit_the_kernel_limit_and_differ():
     ({"faults": [{"type": "policy_drop", "pod": "b", "port": 70000}]}, "port 70000 is out of range"),
     ({"faults": [{"type": "missing_route", "node": "n1", "cidr": "10.9.0.0/16"}]}, "has no route to 10.9.0.0/16"),
     ({"services": [{"name": "s", "vip": "fd00::1", "port": 1, "backends": ["b"]}]}, "has no IPv6 address"),
+    ({"faults": [{"type": "policy_drop", "pod": "b", "port": 1, "name": 'x" accept; #'}]}, "use 1 to 63 letters"),
 ])
 def test_bad_lab_descriptions_are_refused_clearly(change, message):
     with pytest.raises(lt.LabError, match=message):
