@@ -42,6 +42,15 @@ def _text_lines(text, what):
             for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
 
 
+def _classify(line, kinds):
+    """The first (kind, match) of a parser table that matches the line, or (None, None)."""
+    for kind, rx in kinds:
+        m = rx.match(line)
+        if m:
+            return kind, m
+    return None, None
+
+
 def _not_recognised(what, lines):
     first = next((line.strip() for line in lines if line.strip()), "")
     return VppParseError("text is not VPP '%s' output: no line of it could be parsed (first line: %r)" % (what, first[:120]))
@@ -73,11 +82,8 @@ def parse_vpp_errors(text):
     has_severity = has_index = None
     recognised = False
     for line in lines:
-        for kind, rx in ERRORS_LINE_KINDS:
-            m = rx.match(line)
-            if m:
-                break
-        else:
+        kind, m = _classify(line, ERRORS_LINE_KINDS)
+        if kind is None:
             continue
         if kind == "blank":
             continue
@@ -213,11 +219,8 @@ def parse_vpp_runtime(text):
         return entry
 
     for line in lines:
-        for kind, rx in RUNTIME_LINE_KINDS:
-            m = rx.match(line)
-            if m:
-                break
-        else:
+        kind, m = _classify(line, RUNTIME_LINE_KINDS)
+        if kind is None:
             continue
         if kind in ("blank", "separator"):
             continue
@@ -289,11 +292,8 @@ def parse_vpp_interfaces(text):
     recognised = False
     for line in lines:
         line = line.rstrip()
-        for kind, rx in INTERFACE_LINE_KINDS:
-            m = rx.match(line)
-            if m:
-                break
-        else:
+        kind, m = _classify(line, INTERFACE_LINE_KINDS)
+        if kind is None:
             continue
         if kind == "blank":
             continue
