@@ -66,7 +66,7 @@ def main():
                 "-e", "ansible_python_interpreter=%s" % sys.executable, "-m", "netdiag.tracekit.packet_inject",
                 "-a", "netns=%s-n1-pod1 dst=10.244.2.11 dst_port=8080" % PREFIX])
             adhoc.append(elapsed)
-        from ansible_collections.netdiag.tracekit.plugins.module_utils import probe  # noqa: E402
+        from ansible_collections.netdiag.tracekit.plugins.module_utils.probe import probe  # noqa: E402
         inproc = []
         for _run in range(20):
             spec = probe.validate({"dst": "10.244.2.11", "dst_port": 8080})

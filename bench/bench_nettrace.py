@@ -33,9 +33,9 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils import kernel_facts  # noqa: E402
-from ansible_collections.netdiag.tracekit.plugins.module_utils import netns as netns_utils  # noqa: E402
-from ansible_collections.netdiag.tracekit.plugins.module_utils.nettrace import Decoder, NettraceSession  # noqa: E402
+from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel import kernel_facts  # noqa: E402
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common import netns as netns_utils  # noqa: E402
+from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel.nettrace import Decoder, NettraceSession  # noqa: E402
 
 PREFIX = "tkt-bn-%d" % os.getpid()
 NS_S, NS_R = PREFIX + "-s", PREFIX + "-r"

@@ -25,8 +25,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
 from ovn_sandbox import OvnSandbox, have_ovn  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_flow import build_microflow  # noqa: E402
-from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_trace_parser import parse_ovn_trace  # noqa: E402
+from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.microflow import build_microflow  # noqa: E402
+from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.trace_parser import parse_ovn_trace  # noqa: E402
 
 R0 = "00:00:00:00:ff:01"
 SCENARIOS = {
@@ -113,7 +113,7 @@ def main():
 
 
 def run(sandbox, args):
-    import ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_trace_parser as parser_mod
+    import ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.trace_parser as parser_mod
     sys.stdout.write("ovn-trace parse benchmark (ovn-trace %s, parser %s)\n\n" % (
         subprocess.run(["ovn-trace", "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[0],
         os.path.relpath(parser_mod.__file__, os.path.join(ROOT, ".build", "collections"))))

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
 SHARED = os.environ.get("TRACEKIT_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
 FIXTURES = os.path.join(SHARED, "fixtures", "ovn", "ovn-23.03-local")
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_trace_parser import parse_ovn_trace  # noqa: E402
+from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.trace_parser import parse_ovn_trace  # noqa: E402
 
 TARGET_RATIO = 5.0
 TARGET_MBS = 10.0

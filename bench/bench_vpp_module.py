@@ -24,9 +24,9 @@ sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
 sys.path.insert(0, HERE)
 
 from bench_vpp_parse import build_trace  # noqa: E402
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_cli import (  # noqa: E402
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.vppctl import (  # noqa: E402
     PacketFilter, StateStore, TraceSession, parse_networks)
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import parse_vpp_trace  # noqa: E402
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import parse_vpp_trace  # noqa: E402
 
 ERRORS = ("   Count                  Node                              Reason               Severity \n"
           "         1        acl-plugin-in-ip4-fa                 ACL deny packets            error  \n")

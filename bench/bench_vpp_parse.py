@@ -23,7 +23,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import parse_vpp_trace  # noqa: E402
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import parse_vpp_trace  # noqa: E402
 
 SHARED = os.environ.get("TRACEKIT_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
 PACKET_SPLIT = re.compile(r"^Packet \d+\n", re.M)

@@ -13,8 +13,12 @@ COLLECTIONS = os.path.join(REPO, ".build", "collections")
 # ../shared beside the clone holds real ovn-trace and VPP outputs; a user's clone may not have it.
 SHARED = os.environ.get("TRACEKIT_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
 
-if COLLECTIONS not in sys.path:
-    sys.path.insert(0, COLLECTIONS)
+# Helpers the integration tests share (lab builders, the OVN sandbox, the vppctl stand-in).
+SUPPORT = os.path.join(REPO, "tests", "support")
+
+for _path in (COLLECTIONS, SUPPORT):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 
 def shared_path(*parts):

@@ -82,7 +82,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.diagnosis import DiagnosisError, diagnose
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.diagnosis import DiagnosisError, diagnose
 
 
 def _diagnose(injection, src=None, dst=None, captures=None, captures_ran=None, endpoints=None, nodes=None,

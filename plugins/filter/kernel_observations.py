@@ -78,7 +78,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel_observations import kernel_observations
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.kernel_observations import kernel_observations
 
 
 def _kernel_observations(events, node=None, probe=None, src=None, dst=None, netns_endpoints=None, node_netns=None,

@@ -85,7 +85,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.nettrace_parse import NettraceParseError, parse
+from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel.nettrace_parse import NettraceParseError, parse
 
 
 def parse_nettrace(data, lenient=False, drop_reasons=None):

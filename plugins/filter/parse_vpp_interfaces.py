@@ -42,8 +42,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_show_parsers import parse_vpp_interfaces
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import VppParseError
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.show_parsers import parse_vpp_interfaces
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import VppParseError
 
 
 def parse_vpp_interfaces_filter(text):

@@ -76,7 +76,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import (
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import (
     VppParseError,
     parse_vpp_trace,
     select_packets,

@@ -68,7 +68,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.diagnosis import DiagnosisError, resolve_endpoint
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.diagnosis import DiagnosisError, resolve_endpoint
 
 
 def _resolve(value, endpoints=None, nodes=None, services=None, family=None):

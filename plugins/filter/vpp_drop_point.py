@@ -50,7 +50,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import VppParseError, vpp_drop_point
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import VppParseError, vpp_drop_point
 
 
 def vpp_drop_point_filter(parsed, node=None, flow_filter=None):

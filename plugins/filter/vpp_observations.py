@@ -59,7 +59,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import VppParseError, vpp_observations
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import VppParseError, vpp_observations
 
 
 def vpp_observations_filter(parsed, node=None, flow_filter=None, time_offset=None):

@@ -147,8 +147,8 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.cli_runner import CliError
-from ansible_collections.netdiag.tracekit.plugins.module_utils.lab_topology import (
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.cli_runner import CliError
+from ansible_collections.netdiag.tracekit.plugins.module_utils.lab.topology import (
     RUN_ROOT, Applier, LabError, destroy, inventory, ovn_mirror, plan)
 
 

@@ -362,7 +362,7 @@ import threading
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.nettrace import (
+from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel.nettrace import (
     ALL_KINDS, NettraceError, NettraceSession)
 
 

@@ -320,11 +320,11 @@ import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.cli_runner import CliError, CliRunner
-from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_flow import (
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.cli_runner import CliError, CliRunner
+from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.microflow import (
     HAS_NETADDR, FlowError, build_microflow, check_remote, ovn_trace_argv, ssl_args)
-from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_nb import AclLookup, describe_acl, find_acl
-from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_trace_parser import (
+from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.northbound import AclLookup, describe_acl, find_acl
+from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.trace_parser import (
     acl_hints, ovn_observations, parse_ovn_trace)
 
 TYPED = ("eth_src", "eth_dst", "ip_src", "ip_dst", "protocol", "src_port", "dst_port", "ttl", "tcp_flags")

@@ -205,8 +205,8 @@ netns:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils import netns as netns_utils
-from ansible_collections.netdiag.tracekit.plugins.module_utils import probe
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common import netns as netns_utils
+from ansible_collections.netdiag.tracekit.plugins.module_utils.probe import probe
 
 
 def main():

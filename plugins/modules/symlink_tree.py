@@ -117,7 +117,7 @@ dirs:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.netdiag.tracekit.plugins.module_utils.symlink_tree import (
+from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel.headers_tree import (
     TreeError, apply, plan, plan_absent, summary,
 )
 

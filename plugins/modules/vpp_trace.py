@@ -330,7 +330,7 @@ output:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_cli import (
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.vppctl import (
     PacketFilter, StateStore, TraceSession, VppCli, VppError, local_hostname, normalize_protocol, parse_networks)
 
 MAX_DURATION = 3600

@@ -43,7 +43,7 @@ EXAMPLES = r"""
   register: parsed
 """
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn_trace_parser import parse_ovn_trace
+from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.trace_parser import parse_ovn_trace
 from ansible_collections.netdiag.tracekit.plugins.plugin_utils.cli_parser import text_parser
 
 # Any exception from the parser means text it could not read: report it as cli_parse's error, not a traceback.

@@ -40,12 +40,12 @@ EXAMPLES = r"""
 import re
 
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_show_parsers import (
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.show_parsers import (
     parse_vpp_errors,
     parse_vpp_interfaces,
     parse_vpp_runtime,
 )
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp_trace_parser import VppParseError, parse_vpp_trace
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import VppParseError, parse_vpp_trace
 from ansible_collections.netdiag.tracekit.plugins.plugin_utils.cli_parser import text_parser
 
 # (what, regex on the command without its vppctl prefix, parser): VPP accepts any unique prefix of a word.

@@ -1,0 +1,262 @@
+# -*- coding: utf-8 -*-
+# Copyright: netdiag.tracekit contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The runbook's verdict: from a probe, its replies and what captures saw, to ``diagnosis.json``.
+
+Contract (docs/diagnosis.md; keep stable, outside tooling depends on it):
+
+- ``verdict``: ``delivered`` (the destination answered), ``rejected`` (refused with a TCP RST or an ICMP
+  error; ``drop_point`` says who refused and why), ``dropped`` (silently discarded; ``drop_point`` says where
+  and why) or ``no_reply`` (nothing came back and no drop was seen).
+- ``probe``: what was sent, from which node and namespace, with its tag.
+- ``drop_point``: null or ``{node, netns, endpoint, component, reason, detail}``.
+- ``observations``: ``[{node, netns, endpoint, component, action, reason, time, source}]`` in time order,
+  ``action`` one of Sent, Forwarded, Received, Delivered, Dropped, Rejected.
+- ``summary``: one sentence for a human.
+
+Sources of observations: the probe itself (``packet_inject``), and captures that later versions add
+(``nettrace`` kernel events, ``ovn-trace`` logical pipelines, VPP traces), each turned into observations by
+its own module_utils and passed in here.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
+
+ACTIONS = ("Sent", "Forwarded", "Received", "Delivered", "Dropped", "Rejected")
+VERDICTS = ("delivered", "rejected", "dropped", "no_reply")
+OBSERVATION_KEYS = ("node", "netns", "endpoint", "component", "action", "reason", "time", "source")
+# When two captures both saw a drop, the one closest to the packet wins: the kernel's drop (where the
+# packet died) before a dataplane's (VPP) before the logical model's prediction (OVN).
+COMPONENT_RANK = {"kernel": 0, "vpp": 1, "ovn": 2, "probe": 3}
+
+
+class DiagnosisError(TracekitError):
+    pass
+
+
+def observation(action, component, source, node=None, netns=None, endpoint=None, reason=None, time=None, **extra):
+    if action not in ACTIONS:
+        raise DiagnosisError("observation action %r is not one of %s" % (action, ", ".join(ACTIONS)))
+    obs = {"node": node, "netns": netns, "endpoint": endpoint, "component": component, "action": action,
+           "reason": reason, "time": time, "source": source}
+    obs.update(extra)
+    return obs
+
+
+def _same_ip(a, b):
+    try:
+        return ipaddress.ip_address(str(a)) == ipaddress.ip_address(str(b))
+    except ValueError:
+        return False
+
+
+def _endpoint_ips(ep):
+    ips = list(ep.get("ips") or [])
+    if ep.get("ip") and ep["ip"] not in ips:
+        ips.insert(0, ep["ip"])
+    return ips
+
+
+def resolve_endpoint(value, endpoints=None, nodes=None, services=None, family=None):
+    """Turn an endpoint name or an IP address into ``{name, kind, node, netns, ip, ips}``.
+
+    ``endpoints`` is the inventory's ``tracekit_endpoints``; ``nodes`` maps a node host to ``{netns, ips}``;
+    ``services`` is ``tracekit_services``. ``family`` (4 or 6) picks the address of a dual-stack endpoint.
+    """
+    endpoints = endpoints or {}
+    nodes = nodes or {}
+    services = services or {}
+    if value is None or str(value).strip() == "":
+        raise DiagnosisError("an endpoint name or IP address is required")
+    value = str(value).strip()
+    found = None
+    if value in endpoints:
+        found = dict(endpoints[value], name=value)
+    elif value in services:
+        svc = services[value]
+        found = {"name": value, "kind": "service", "node": None, "netns": None, "ip": svc.get("ip"),
+                 "ips": svc.get("ips") or [svc.get("ip")]}
+    else:
+        try:
+            ip = ipaddress.ip_address(value)
+        except ValueError:
+            known = sorted(list(endpoints) + list(services))
+            raise DiagnosisError("%r is neither an IP address nor an endpoint of the inventory (known: %s)"
+                                 % (value, ", ".join(known[:20]) or "none: tracekit_endpoints is empty"))
+        found = lookup_ip(str(ip), endpoints, nodes, services) or {
+            "name": None, "kind": "external", "node": None, "netns": None, "ip": str(ip), "ips": [str(ip)]}
+        found = dict(found, ip=str(ip))
+    ips = _endpoint_ips(found)
+    if family in (4, 6):
+        ips_family = [a for a in ips if ipaddress.ip_address(a).version == family]
+        if not ips_family:
+            raise DiagnosisError("endpoint %s has no IPv%d address (it has %s)" % (value, family, ", ".join(ips)))
+        found["ip"] = ips_family[0]
+    found["ips"] = ips
+    found.setdefault("kind", "pod")
+    found.setdefault("node", None)
+    found.setdefault("netns", None)
+    return found
+
+
+def lookup_ip(ip, endpoints=None, nodes=None, services=None):
+    """The endpoint, node or service that owns ``ip``, or None."""
+    for name, ep in sorted((endpoints or {}).items()):
+        if any(_same_ip(ip, a) for a in _endpoint_ips(ep)):
+            return dict(ep, name=name)
+    for name, node in sorted((nodes or {}).items()):
+        if any(_same_ip(ip, a) for a in node.get("ips") or []):
+            return {"name": name, "kind": "node", "node": name, "netns": node.get("netns"),
+                    "ip": ip, "ips": node.get("ips") or []}
+    for name, svc in sorted((services or {}).items()):
+        if any(_same_ip(ip, a) for a in (svc.get("ips") or [svc.get("ip")])):
+            return {"name": name, "kind": "service", "node": None, "netns": None, "ip": ip, "ips": [ip]}
+    return None
+
+
+def probe_observations(injection, src, dst, endpoints=None, nodes=None, services=None):
+    """Observations the probe itself gives: Sent at the source, then what each reply says."""
+    probe = injection.get("probe") or {}
+    out = [observation("Sent", "probe", "packet_inject", node=src.get("node"), netns=src.get("netns"),
+                       endpoint=src.get("name"), reason=probe.get("summary"), time=injection.get("sent_at"))]
+    for reply in injection.get("replies") or []:
+        who = lookup_ip(reply.get("from"), endpoints, nodes, services) or {}
+        kind = reply.get("kind")
+        if kind in ("syn-ack", "tcp", "udp", "echo-reply"):
+            # A reply from the destination's address: the destination (or its service backend) answered.
+            target = dst if _same_ip(reply.get("from"), dst.get("ip")) else who
+            out.append(observation("Delivered", "probe", "packet_inject", node=target.get("node"),
+                                   netns=target.get("netns"), endpoint=target.get("name"),
+                                   reason="%s from %s after %s ms" % (kind, reply.get("from"), reply.get("rtt_ms")),
+                                   time=reply.get("time")))
+        else:
+            out.append(observation("Rejected", "probe", "packet_inject", node=who.get("node"),
+                                   netns=who.get("netns"), endpoint=who.get("name"), reason=reply_reason(reply),
+                                   time=reply.get("time"), refused_by=reply.get("from")))
+    return out
+
+
+def reply_reason(reply):
+    kind = reply.get("kind")
+    if kind == "rst":
+        return "TCP RST from %s" % reply.get("from")
+    return "ICMP %s %s from %s" % (kind, reply.get("code_name"), reply.get("from"))
+
+
+def locate_logical(obs, nodes, dst):
+    """Place a logical observation (OVN) on the node whose switch its datapath is, not on the host that ran
+    the trace; a drop in the egress pipeline of the destination's switch is the destination pod's policy."""
+    datapath = obs.get("datapath")
+    if obs.get("component") != "ovn" or not datapath or datapath not in (nodes or {}):
+        return obs
+    placed = dict(obs, node=datapath, traced_on=obs.get("node"))
+    if obs.get("action") in ("Dropped", "Rejected") and dst.get("node") == datapath and obs.get("pipeline") == "egress":
+        placed["endpoint"] = dst.get("name")
+    return placed
+
+
+def _sort_key(obs):
+    return (obs.get("time") is None, obs.get("time") or 0, COMPONENT_RANK.get(obs.get("component"), 9))
+
+
+def drop_point_of(obs):
+    return {"node": obs.get("node"), "netns": obs.get("netns"), "endpoint": obs.get("endpoint"),
+            "component": obs.get("component"), "reason": obs.get("reason"),
+            "detail": obs.get("detail") or "%s observation from %s" % (obs.get("action"), obs.get("source"))}
+
+
+def _pick_drop(observations):
+    drops = [o for o in observations if o["action"] == "Dropped"]
+    if not drops:
+        return None
+    # Earliest drop wins (the packet cannot die twice); among equally timed ones, the closest component.
+    timed = [o for o in drops if o.get("time") is not None]
+    pool = timed or drops
+    return sorted(pool, key=lambda o: (o.get("time") or 0, COMPONENT_RANK.get(o.get("component"), 9)))[0]
+
+
+def diagnose(injection, src, dst, captures=None, endpoints=None, nodes=None, services=None, captures_ran=None):
+    """Build the diagnosis dict from the probe result and the capture observations (already in contract form)."""
+    if not isinstance(injection, dict) or "outcome" not in injection:
+        raise DiagnosisError("the injection result has no outcome: was packet_inject run (and not skipped)?")
+    for obs in captures or []:
+        if obs.get("action") not in ACTIONS:
+            raise DiagnosisError("capture observation with action %r; expected one of %s"
+                                 % (obs.get("action"), ", ".join(ACTIONS)))
+    captures = [locate_logical(obs, nodes, dst) for obs in captures or []]
+    observations = probe_observations(injection, src, dst, endpoints, nodes, services) + captures
+    observations = sorted(observations, key=_sort_key)
+    outcome = injection["outcome"]
+    drop_point = None
+    if outcome == "reply":
+        verdict = "delivered"
+    elif outcome in ("reset", "icmp_error"):
+        verdict = "rejected"
+        # Who refused: a capture's drop (an nftables reject drops the probe and forges the reply) before the
+        # capture's own reset record, before what the reply's source address claims.
+        kernel = _pick_drop([o for o in observations if o["component"] != "probe"])
+        rejects = [o for o in observations if o["action"] == "Rejected"]
+        captured = [o for o in rejects if o["component"] != "probe"]
+        chosen = kernel or (captured[0] if captured else (rejects[0] if rejects else None))
+        if chosen is not None:
+            drop_point = drop_point_of(chosen)
+            reply = [o for o in rejects if o["component"] == "probe"]
+            if chosen is not (reply[0] if reply else None) and reply:
+                drop_point["detail"] = "%s; the source got %s" % (drop_point["detail"], reply[0]["reason"])
+    else:
+        chosen = _pick_drop(observations)
+        if chosen is not None:
+            verdict = "dropped"
+            drop_point = drop_point_of(chosen)
+        else:
+            verdict = "no_reply"
+    probe = dict(injection.get("probe") or {})
+    probe.update(node=src.get("node"), netns=src.get("netns"), endpoint=src.get("name"),
+                 dst_endpoint=dst.get("name"), dst_node=dst.get("node"), outcome=outcome,
+                 sent=injection.get("sent"), sent_at=injection.get("sent_at"))
+    for key in ("hex",):
+        probe.pop(key, None)
+    result = {"verdict": verdict, "probe": probe, "drop_point": drop_point, "observations": observations,
+              "replies": injection.get("replies") or [], "captures": sorted(captures_ran or [])}
+    result["summary"] = summarize(result, src, dst)
+    return result
+
+
+def _name(ep):
+    if ep.get("name") and ep.get("ip") and ep["name"] != ep["ip"]:
+        return "%s (%s)" % (ep["name"], ep["ip"])
+    return ep.get("ip") or ep.get("name") or "?"
+
+
+def _where(point):
+    parts = []
+    if point.get("endpoint"):
+        parts.append(point["endpoint"])
+    if point.get("node") and point.get("node") != point.get("endpoint"):
+        parts.append("node %s" % point["node"])
+    if point.get("netns"):
+        parts.append("netns %s" % point["netns"])
+    return ", ".join(parts) or "an unknown place"
+
+
+def summarize(result, src, dst):
+    probe = result["probe"]
+    what = (probe.get("protocol") or "probe").upper()
+    if probe.get("dst_port"):
+        what += "/%s" % probe["dst_port"]
+    head = "%s from %s to %s" % (what, _name(src), _name(dst))
+    verdict = result["verdict"]
+    point = result["drop_point"]
+    if verdict == "delivered":
+        first = [o for o in result["observations"] if o["action"] == "Delivered"]
+        return "%s was delivered: %s." % (head, first[0]["reason"] if first else "the destination answered")
+    if verdict in ("rejected", "dropped"):
+        by = "" if point.get("component") == "probe" else " (%s)" % point.get("component")
+        return "%s was %s at %s%s: %s." % (head, verdict, _where(point), by, point.get("reason"))
+    ran = ", ".join(result.get("captures") or []) or "none"
+    return ("%s got no reply within %ss and no capture saw it dropped (captures: %s)."
+            % (head, probe.get("timeout"), ran))

@@ -1,0 +1,130 @@
+"""The diagnosis contract: verdict, drop point and summary from a probe result and capture observations."""
+
+import pytest
+
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils import diagnosis as dg
+
+ENDPOINTS = {
+    "web": {"node": "node1", "netns": "lab-web", "ip": "10.244.1.11", "ips": ["10.244.1.11", "fd00:1::11"]},
+    "db": {"node": "node2", "netns": "lab-db", "ip": "10.244.2.11", "ips": ["10.244.2.11"]},
+}
+NODES = {"node1": {"netns": "lab-node1", "ips": ["192.168.77.1", "10.244.1.1"]},
+         "node2": {"netns": "lab-node2", "ips": ["192.168.77.2", "10.244.2.1"]}}
+SRC = dg.resolve_endpoint("web", ENDPOINTS, NODES)
+DST = dg.resolve_endpoint("db", ENDPOINTS, NODES)
+
+
+def injection(outcome, replies=()):
+    return {"outcome": outcome, "sent": 1, "sent_at": 100.0, "replies": list(replies),
+            "probe": {"protocol": "tcp", "dst_port": 5432, "summary": "TCP ...", "timeout": 2.0, "hex": "00"}}
+
+
+def kernel_drop(time, node="node2", netns="lab-node2", reason="NETFILTER_DROP"):
+    return dg.observation("Dropped", "kernel", "nettrace", node=node, netns=netns, reason=reason, time=time,
+                          detail="nft_do_chain")
+
+
+def test_reply_means_delivered():
+    result = dg.diagnose(injection("reply", [{"kind": "syn-ack", "from": "10.244.2.11", "time": 100.001,
+                                              "rtt_ms": 1.0}]), SRC, DST, endpoints=ENDPOINTS, nodes=NODES)
+    assert result["verdict"] == "delivered"
+    assert result["drop_point"] is None
+    assert [o["action"] for o in result["observations"]] == ["Sent", "Delivered"]
+    assert result["observations"][1]["endpoint"] == "db"
+    assert "delivered" in result["summary"]
+
+
+def test_rst_without_capture_blames_who_sent_it():
+    result = dg.diagnose(injection("reset", [{"kind": "rst", "from": "10.244.2.11", "time": 100.001}]),
+                         SRC, DST, endpoints=ENDPOINTS, nodes=NODES)
+    assert result["verdict"] == "rejected"
+    assert result["drop_point"]["endpoint"] == "db"
+    assert result["drop_point"]["reason"] == "TCP RST from 10.244.2.11"
+
+
+def test_icmp_error_from_a_gateway_names_the_node():
+    reply = {"kind": "dest-unreachable", "code_name": "net-unreachable", "from": "10.244.1.1", "time": 100.001}
+    result = dg.diagnose(injection("icmp_error", [reply]), SRC, DST, endpoints=ENDPOINTS, nodes=NODES)
+    assert result["verdict"] == "rejected"
+    assert result["drop_point"]["node"] == "node1"
+    assert result["drop_point"]["netns"] == "lab-node1"
+    assert "net-unreachable" in result["drop_point"]["reason"]
+
+
+def test_reject_with_kernel_drop_names_the_kernel_drop_point():
+    """An nftables reject drops the probe and forges the RST with the pod's address: trust the capture."""
+    result = dg.diagnose(injection("reset", [{"kind": "rst", "from": "10.244.2.11", "time": 100.002}]),
+                         SRC, DST, captures=[kernel_drop(100.001)], endpoints=ENDPOINTS, nodes=NODES)
+    assert result["verdict"] == "rejected"
+    assert result["drop_point"]["node"] == "node2"
+    assert result["drop_point"]["component"] == "kernel"
+    assert "TCP RST" in result["drop_point"]["detail"]
+
+
+def test_silence_with_a_drop_is_dropped_at_the_earliest_drop():
+    captures = [kernel_drop(100.5, node="node1", netns="lab-node1", reason="LATER"), kernel_drop(100.1)]
+    result = dg.diagnose(injection("no_reply"), SRC, DST, captures=captures, endpoints=ENDPOINTS, nodes=NODES,
+                         captures_ran=["nettrace"])
+    assert result["verdict"] == "dropped"
+    assert result["drop_point"]["reason"] == "NETFILTER_DROP"
+    assert result["drop_point"]["node"] == "node2"
+    assert [o["time"] for o in result["observations"]] == sorted(o["time"] for o in result["observations"])
+
+
+def test_silence_without_a_drop_is_no_reply():
+    result = dg.diagnose(injection("no_reply"), SRC, DST, captures_ran=["nettrace"])
+    assert result["verdict"] == "no_reply"
+    assert result["drop_point"] is None
+    assert "captures: nettrace" in result["summary"]
+
+
+def test_contract_keys():
+    result = dg.diagnose(injection("no_reply"), SRC, DST)
+    assert set(["verdict", "probe", "drop_point", "observations", "summary"]) <= set(result)
+    for obs in result["observations"]:
+        assert set(dg.OBSERVATION_KEYS) <= set(obs)
+        assert obs["action"] in dg.ACTIONS
+    assert result["probe"]["node"] == "node1" and result["probe"]["netns"] == "lab-web"
+    assert "hex" not in result["probe"]
+
+
+def test_bad_capture_and_missing_outcome_are_clear_errors():
+    with pytest.raises(dg.DiagnosisError, match="action 'Lost'"):
+        dg.diagnose(injection("no_reply"), SRC, DST, captures=[{"action": "Lost"}])
+    with pytest.raises(dg.DiagnosisError, match="no outcome"):
+        dg.diagnose({"skipped": True}, SRC, DST)
+
+
+def test_resolve_endpoint_by_name_ip_family_and_unknown():
+    assert dg.resolve_endpoint("web", ENDPOINTS, family=6)["ip"] == "fd00:1::11"
+    assert dg.resolve_endpoint("10.244.2.11", ENDPOINTS)["name"] == "db"
+    assert dg.resolve_endpoint("192.168.77.2", ENDPOINTS, NODES)["kind"] == "node"
+    ext = dg.resolve_endpoint("203.0.113.9", ENDPOINTS, NODES)
+    assert ext["kind"] == "external" and ext["node"] is None
+    with pytest.raises(dg.DiagnosisError, match="neither an IP address nor an endpoint"):
+        dg.resolve_endpoint("nosuchpod", ENDPOINTS)
+    with pytest.raises(dg.DiagnosisError, match="has no IPv6 address"):
+        dg.resolve_endpoint("db", ENDPOINTS, family=6)
+
+
+def ovn_drop(pipeline="egress", datapath="node2"):
+    return dg.observation("Dropped", "ovn", "ovn-trace", node="node1", reason="ACL default_deny-postgres",
+                          datapath=datapath, pipeline=pipeline, stage="ls_out_acl")
+
+
+def test_ovn_drop_is_the_drop_point_only_without_a_kernel_drop():
+    result = dg.diagnose(injection("no_reply"), SRC, DST, captures=[ovn_drop()], endpoints=ENDPOINTS, nodes=NODES)
+    point = result["drop_point"]
+    assert result["verdict"] == "dropped"
+    # Placed on the node whose switch the datapath is, for the pod whose egress ACL it is; not on node1,
+    # the host that ran ovn-trace.
+    assert (point["node"], point["endpoint"], point["component"]) == ("node2", "db", "ovn")
+    result = dg.diagnose(injection("no_reply"), SRC, DST, captures=[ovn_drop(), kernel_drop(100.1)],
+                         endpoints=ENDPOINTS, nodes=NODES)
+    assert result["drop_point"]["component"] == "kernel"
+    assert any(o["component"] == "ovn" and o["action"] == "Dropped" for o in result["observations"])
+
+
+def test_ovn_observation_of_an_unknown_datapath_stays_where_it_was_traced():
+    obs = dg.locate_logical(ovn_drop(datapath="ovn_cluster_router", pipeline="ingress"), NODES, DST)
+    assert obs["node"] == "node1" and obs["endpoint"] is None
