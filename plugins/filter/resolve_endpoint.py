@@ -69,14 +69,13 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netdiag.tracekit.plugins.plugin_utils.diagnosis import DiagnosisError, resolve_endpoint
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import validate_filter_args
 
 
-def _resolve(value, endpoints=None, nodes=None, services=None, family=None):
-    for name, arg in (("endpoints", endpoints), ("nodes", nodes), ("services", services)):
-        if arg is not None and not isinstance(arg, dict):
-            raise AnsibleFilterError("resolve_endpoint: %s must be a dict, got %s" % (name, type(arg).__name__))
+def _resolve(value, **kwargs):
+    args = validate_filter_args("resolve_endpoint", DOCUMENTATION, value, kwargs)
     try:
-        return resolve_endpoint(value, endpoints, nodes, services, int(family) if family else None)
+        return resolve_endpoint(args["_input"], args["endpoints"], args["nodes"], args["services"], args["family"])
     except (DiagnosisError, ValueError) as exc:
         raise AnsibleFilterError("resolve_endpoint: %s" % exc)
 
