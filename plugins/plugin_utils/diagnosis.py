@@ -61,6 +61,43 @@ def _endpoint_ips(ep):
     return ips
 
 
+def _family(ip):
+    try:
+        return ipaddress.ip_address(str(ip)).version
+    except ValueError:
+        return None
+
+
+def _pod_of_netns(ep, netns):
+    """True when endpoint entry ``ep`` is a pod (not a node) that lives in namespace ``netns``."""
+    return (ep.get("kind") or "pod") != "node" and ep.get("netns") is not None and str(ep["netns"]) == netns
+
+
+def endpoint_in_netns(netns, named, src=None, dst=None, endpoints=None, family=None):
+    """The endpoint to name for something seen in namespace ``netns`` that was attributed to ``named``.
+
+    Several endpoint entries may share a namespace (one per address family, as docs/inventory.md allows), so
+    the namespace alone does not say which one. The probe's own ends come first: the destination, then the
+    source, when it lives in ``netns`` (it is the entry whose address the probe used). Else, given
+    ``endpoints`` and the probe's address ``family`` (4 or 6), the entry of that namespace with an address of
+    that family. Else ``named`` as it was. With ``endpoints``, only a pod entry of ``netns`` is ever renamed.
+    """
+    if netns is None or named is None:
+        return named
+    netns = str(netns)
+    if endpoints is not None and not _pod_of_netns(endpoints.get(named) or {}, netns):
+        return named
+    for end in (dst, src):
+        if end and end.get("name") and _pod_of_netns(end, netns):
+            return end["name"]
+    if endpoints and family in (4, 6):
+        mates = sorted(name for name, ep in endpoints.items() if _pod_of_netns(ep, netns))
+        fitting = [name for name in mates if any(_family(a) == family for a in _endpoint_ips(endpoints[name]))]
+        if fitting and named not in fitting:
+            return fitting[0]
+    return named
+
+
 def resolve_endpoint(value, endpoints=None, nodes=None, services=None, family=None):
     """Turn an endpoint name or an IP address into ``{name, kind, node, netns, ip, ips}``.
 
@@ -159,6 +196,12 @@ def locate_logical(obs, nodes, dst):
     return placed
 
 
+def _named_in_netns(obs, src, dst, endpoints):
+    """The observation with the endpoint of its namespace that the probe concerns (see endpoint_in_netns)."""
+    named = endpoint_in_netns(obs.get("netns"), obs.get("endpoint"), src, dst, endpoints or {}, _family(dst.get("ip")))
+    return obs if named == obs.get("endpoint") else dict(obs, endpoint=named)
+
+
 def _sort_key(obs):
     return (obs.get("time") is None, obs.get("time") or 0, COMPONENT_RANK.get(obs.get("component"), 9))
 
@@ -187,7 +230,7 @@ def diagnose(injection, src, dst, captures=None, endpoints=None, nodes=None, ser
         if obs.get("action") not in ACTIONS:
             raise DiagnosisError("capture observation with action %r; expected one of %s"
                                  % (obs.get("action"), ", ".join(ACTIONS)))
-    captures = [locate_logical(obs, nodes, dst) for obs in captures or []]
+    captures = [_named_in_netns(locate_logical(obs, nodes, dst), src, dst, endpoints) for obs in captures or []]
     observations = probe_observations(injection, src, dst, endpoints, nodes, services) + captures
     observations = sorted(observations, key=_sort_key)
     outcome = injection["outcome"]

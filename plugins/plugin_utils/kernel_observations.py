@@ -17,7 +17,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.netdiag.tracekit.plugins.plugin_utils.diagnosis import observation
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.diagnosis import endpoint_in_netns, observation
 
 
 def _ip(value):
@@ -72,10 +72,13 @@ def direction(event, flow):
     return None
 
 
-def _where(event, node, netns_endpoints, node_netns, dst):
+def _where(event, node, netns_endpoints, node_netns, src, dst):
     """(netns, endpoint) for an event: the namespace's name and the endpoint that lives there."""
     ns = event.get("netns_name") or (str(event["netns"]) if event.get("netns") is not None else None)
     endpoint = netns_endpoints.get(ns) if ns else None
+    if endpoint is not None:
+        # Two entries may share the namespace (one per address family): the probe's own end is named.
+        endpoint = endpoint_in_netns(ns, endpoint, src, dst)
     if endpoint is None and ns is not None and ns == node_netns:
         # The node's own namespace: a policy there protects the destination pod when it lives on this node.
         endpoint = dst.get("name") if dst.get("node") == node else node
@@ -93,7 +96,7 @@ def kernel_observations(events, node, probe, src, dst, netns_endpoints=None, nod
         if way is None:
             ignored += 1
             continue
-        ns, endpoint = _where(event, node, netns_endpoints, node_netns, dst)
+        ns, endpoint = _where(event, node, netns_endpoints, node_netns, src, dst)
         in_source = ns is not None and ns == src.get("netns")
         etype = event.get("type")
         reason = event.get("reason") or str(event.get("reason_code"))

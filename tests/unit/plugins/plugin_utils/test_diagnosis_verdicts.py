@@ -128,3 +128,52 @@ def test_ovn_drop_is_the_drop_point_only_without_a_kernel_drop():
 def test_ovn_observation_of_an_unknown_datapath_stays_where_it_was_traced():
     obs = dg.locate_logical(ovn_drop(datapath="ovn_cluster_router", pipeline="ingress"), NODES, DST)
     assert obs["node"] == "node1" and obs["endpoint"] is None
+
+
+# Two entries share pod-b's namespace, one per address family (docs/inventory.md allows it). A capture that
+# maps namespaces to names keeps one name per namespace, here the last one seen: pod-b-v6.
+SHARED = {
+    "pod-a": {"node": "node1", "netns": "lab-a", "ip": "10.244.1.11"},
+    "pod-b": {"node": "node2", "netns": "lab-b", "ip": "10.244.2.11"},
+    "pod-b-v6": {"node": "node2", "netns": "lab-b", "ip": "fd00:2::11"},
+    "pod-c": {"node": "node2", "netns": "lab-c", "ip": "10.244.2.12"},
+    "pod-c-v6": {"node": "node2", "netns": "lab-c", "ip": "fd00:2::12"},
+}
+
+
+def shared_drop(netns="lab-b", endpoint="pod-b-v6"):
+    return dg.observation("Dropped", "kernel", "nettrace", node="node2", netns=netns, endpoint=endpoint,
+                          reason="NETFILTER_DROP", time=100.1)
+
+
+def test_shared_namespace_names_the_endpoint_the_probe_was_sent_to():
+    src = dg.resolve_endpoint("pod-a", SHARED, NODES)
+    for dst_name, family in (("pod-b", 4), ("10.244.2.11", 4), ("pod-b-v6", 6), ("fd00:2::11", 6)):
+        dst = dg.resolve_endpoint(dst_name, SHARED, NODES)
+        want = "pod-b" if family == 4 else "pod-b-v6"
+        for seen_as in ("pod-b", "pod-b-v6"):
+            result = dg.diagnose(injection("no_reply"), src, dst, captures=[shared_drop(endpoint=seen_as)],
+                                 endpoints=SHARED, nodes=NODES)
+            assert result["drop_point"]["endpoint"] == want, (dst_name, seen_as)
+            assert "dropped at %s, node node2" % want in result["summary"]
+
+
+def test_shared_namespace_of_neither_end_names_the_entry_of_the_probes_family():
+    """A service backend's namespace: neither source nor destination lives there; the family decides."""
+    src = dg.resolve_endpoint("pod-a", SHARED, NODES)
+    dst = dg.resolve_endpoint("web", SHARED, NODES, {"web": {"ip": "10.96.0.10", "backends": ["pod-c"]}})
+    result = dg.diagnose(injection("no_reply"), src, dst, captures=[shared_drop("lab-c", "pod-c-v6")],
+                         endpoints=SHARED, nodes=NODES)
+    assert result["drop_point"]["endpoint"] == "pod-c"
+
+
+def test_names_outside_shared_namespaces_are_left_as_the_capture_gave_them():
+    src = dg.resolve_endpoint("pod-a", SHARED, NODES)
+    dst = dg.resolve_endpoint("pod-b", SHARED, NODES)
+    # The node's own namespace, named after the pod its policy protects: not a pod entry of that namespace.
+    result = dg.diagnose(injection("no_reply"), src, dst, captures=[shared_drop("lab-node2", "pod-b")],
+                         endpoints=SHARED, nodes=NODES)
+    assert result["drop_point"]["endpoint"] == "pod-b"
+    result = dg.diagnose(injection("no_reply"), src, dst, captures=[shared_drop("lab-node2", "node2")],
+                         endpoints=SHARED, nodes=NODES)
+    assert result["drop_point"]["endpoint"] == "node2"

@@ -97,3 +97,21 @@ def test_other_event_types_become_observations():
     assert [o["action"] for o in obs] == ["Received", "Rejected", "Sent"]
     assert obs[1]["reason"] == "socket error ECONNREFUSED"
     assert obs[2]["reason"] == "TCP retransmission (TCP_SYN_SENT)"
+
+
+def test_shared_namespace_names_the_endpoint_whose_address_the_probe_used():
+    """n2-pod1 written as two entries sharing its namespace, one per family; the namespace map the runbook
+    builds keeps the last name seen (n2-pod1-v6). The probe went to the IPv4 address: n2-pod1 is named."""
+    netns_endpoints = dict(NETNS_ENDPOINTS, **{"lab-n2-pod1": "n2-pod1-v6"})
+    drop = event(reason="NO_SOCKET", netns_name="lab-n2-pod1", location="tcp_v4_rcv+0x99")
+    obs, _ignored = kernel_observations([drop], "node2", PROBE, SRC, DST, netns_endpoints, "lab-node2")
+    assert obs[0]["endpoint"] == "n2-pod1"
+    # And the IPv6 entry when the probe went to the IPv6 address.
+    probe6 = dict(PROBE, src="fd00:10:244:1::11", dst="fd00:10:244:2::11", tag={"dscp": 23, "flow_label": 77})
+    src6 = dict(SRC, ip="fd00:10:244:1::11")
+    dst6 = {"name": "n2-pod1-v6", "node": "node2", "netns": "lab-n2-pod1", "ip": "fd00:10:244:2::11"}
+    drop6 = event(reason="NO_SOCKET", netns_name="lab-n2-pod1", src_ip="fd00:10:244:1::11",
+                  dst_ip="fd00:10:244:2::11", ip_id=None, flow_label=77)
+    obs, _ignored = kernel_observations([drop6], "node2", probe6, src6, dst6,
+                                        dict(NETNS_ENDPOINTS, **{"lab-n2-pod1": "n2-pod1"}), "lab-node2")
+    assert obs[0]["endpoint"] == "n2-pod1-v6"
