@@ -4,8 +4,12 @@
 """Run a command-line tool (ovn-trace, vppctl, nft, conntrack, ip) as an argument list, never a shell.
 
 A ``CliRunner`` knows the program, how each parameter becomes arguments, and runs with a fixed C locale
-and a time limit, so module code only says which parameters to pass. Used by modules (through an
-AnsibleModule's run_command) and by controller-side code and tests (through subprocess).
+and a time limit, so module code only says which parameters to pass.
+
+Every command runs through ``subprocess.run`` (``run_argv``), in modules too: an AnsibleModule's
+``run_command`` has no time limit, and a tool that hangs (an unreachable OVN database, a stuck vppctl) must
+not hang the task. A module given to ``CliRunner`` is only asked where the program is (``get_bin_path``, which
+also searches the sbin folders).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -99,11 +103,11 @@ class CliRunner(object):
     def run(self, order=(), tail=None, check_rc=True, data=None, timeout=None, **params):
         """Run the command; return (rc, stdout, stderr). Raise CliError on time-out or, with check_rc, rc != 0."""
         cmd = self.argv(order, tail=tail, **params)
-        return run_argv(cmd, check_rc=check_rc, data=data, timeout=timeout or self.timeout, module=self.module)
+        return run_argv(cmd, check_rc=check_rc, data=data, timeout=timeout or self.timeout)
 
 
-def run_argv(cmd, check_rc=True, data=None, timeout=30, module=None):
-    """Run an argument list with LC_ALL=C and a time limit; return (rc, stdout, stderr)."""
+def run_argv(cmd, check_rc=True, data=None, timeout=30):
+    """Run an argument list with ``subprocess.run``, LC_ALL=C and a time limit; return (rc, stdout, stderr)."""
     env = dict(os.environ, LC_ALL="C", LANG="C")
     try:
         proc = subprocess.run(cmd, input=data, capture_output=True, text=True, env=env,
@@ -117,7 +121,6 @@ def run_argv(cmd, check_rc=True, data=None, timeout=30, module=None):
         raise CliError("%s exited with %d: %s" % (" ".join(cmd), proc.returncode,
                                                   (proc.stderr or proc.stdout).strip()[:2000]),
                        cmd=cmd, rc=proc.returncode, stdout=proc.stdout, stderr=proc.stderr)
-    del module  # kept in the signature so callers can pass it; subprocess gives us the time limit
     return proc.returncode, proc.stdout, proc.stderr
 
 

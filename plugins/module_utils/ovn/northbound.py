@@ -122,7 +122,7 @@ class AclLookup(object):
         cmd = runner.argv([], tail=self.ssl + base + list(args))
         self.commands.append(cmd)
         try:
-            _rc, out, _err = run_argv(cmd, timeout=self.timeout + 5, module=self.module)
+            _rc, out, _err = run_argv(cmd, timeout=self.timeout + 5)
         except CliError as exc:
             raise AclLookupError(str(exc))
         return ovsdb_rows(out)
