@@ -83,21 +83,17 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netdiag.tracekit.plugins.plugin_utils.diagnosis import DiagnosisError, diagnose
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import validate_filter_args
 
 
-def _diagnose(injection, src=None, dst=None, captures=None, captures_ran=None, endpoints=None, nodes=None,
-              services=None):
-    if not isinstance(injection, dict):
-        raise AnsibleFilterError("diagnose: input must be the registered packet_inject result, got %s"
-                                 % type(injection).__name__)
+def _diagnose(injection, **kwargs):
+    args = validate_filter_args("diagnose", DOCUMENTATION, injection, kwargs)
+    injection = args["_input"]
     if injection.get("failed"):
         raise AnsibleFilterError("diagnose: packet_inject failed: %s" % injection.get("msg"))
-    if not isinstance(src, dict) or not isinstance(dst, dict):
-        raise AnsibleFilterError("diagnose: src and dst must be endpoints from resolve_endpoint")
-    if captures is not None and not isinstance(captures, list):
-        raise AnsibleFilterError("diagnose: captures must be a list of observations")
     try:
-        return diagnose(injection, src, dst, captures, endpoints, nodes, services, captures_ran)
+        return diagnose(injection, args["src"], args["dst"], args["captures"], args["endpoints"], args["nodes"],
+                        args["services"], args["captures_ran"])
     except DiagnosisError as exc:
         raise AnsibleFilterError("diagnose: %s" % exc)
 

@@ -76,23 +76,15 @@ _value:
       type: int
 """
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import validate_filter_args
 from ansible_collections.netdiag.tracekit.plugins.plugin_utils.kernel_observations import kernel_observations
 
 
-def _kernel_observations(events, node=None, probe=None, src=None, dst=None, netns_endpoints=None, node_netns=None,
-                         aliases=None):
-    if not isinstance(events, list):
-        raise AnsibleFilterError("kernel_observations: input must be the events list of nettrace, got %s"
-                                 % type(events).__name__)
-    for name, value in (("probe", probe), ("src", src), ("dst", dst)):
-        if not isinstance(value, dict):
-            raise AnsibleFilterError("kernel_observations: %s must be a dict" % name)
-    if not node:
-        raise AnsibleFilterError("kernel_observations: node is required")
-    observations, ignored = kernel_observations(events, node, probe, src, dst, netns_endpoints or {}, node_netns,
-                                                aliases or [])
+def _kernel_observations(events, **kwargs):
+    args = validate_filter_args("kernel_observations", DOCUMENTATION, events, kwargs)
+    observations, ignored = kernel_observations(args["_input"], args["node"], args["probe"], args["src"], args["dst"],
+                                                args["netns_endpoints"] or {}, args["node_netns"],
+                                                args["aliases"] or [])
     return {"observations": observations, "ignored": ignored}
 
 

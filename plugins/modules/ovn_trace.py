@@ -320,7 +320,9 @@ import platform
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.arg_specs import OVN_DB_ARG_SPEC, with_spec
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.cli_runner import CliError, CliRunner
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.microflow import (
     HAS_NETADDR, FlowError, build_microflow, check_remote, ovn_trace_argv, ssl_args)
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.northbound import AclLookup, describe_acl, find_acl
@@ -328,6 +330,36 @@ from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.trace_parser 
     acl_hints, ovn_observations, parse_ovn_trace)
 
 TYPED = ("eth_src", "eth_dst", "ip_src", "ip_dst", "protocol", "src_port", "dst_port", "ttl", "tcp_flags")
+
+ARGUMENT_SPEC = with_spec(
+    OVN_DB_ARG_SPEC,
+    datapath=dict(type="str"),
+    inport=dict(type="str"),
+    microflow=dict(type="str"),
+    eth_src=dict(type="str"),
+    eth_dst=dict(type="str"),
+    ip_src=dict(type="str"),
+    ip_dst=dict(type="str"),
+    protocol=dict(type="str", choices=["tcp", "udp", "icmp", "icmp6"]),
+    src_port=dict(type="int"),
+    dst_port=dict(type="int"),
+    ttl=dict(type="int"),
+    tcp_flags=dict(type="list", elements="str"),
+    ct=dict(type="list", elements="str"),
+    lb_dst=dict(type="str"),
+    format=dict(type="str", default="detailed", choices=["detailed", "summary", "minimal"]),
+    friendly_names=dict(type="bool"),
+    ovs=dict(type="bool", default=False),
+    ovs_remote=dict(type="str"),
+    acl_lookup=dict(type="bool", default=True),
+    timeout=dict(type="int", default=30),
+    ovn_trace_path=dict(type="path"),
+    node=dict(type="str"),
+)
+
+
+class OvnTraceFailed(TracekitError):
+    """The trace could not be made or read; ``str()`` is the message for the user."""
 
 
 def sibling_tool(trace_path, name):
@@ -339,48 +371,13 @@ def sibling_tool(trace_path, name):
     return name
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            datapath=dict(type="str"),
-            inport=dict(type="str"),
-            microflow=dict(type="str"),
-            eth_src=dict(type="str"),
-            eth_dst=dict(type="str"),
-            ip_src=dict(type="str"),
-            ip_dst=dict(type="str"),
-            protocol=dict(type="str", choices=["tcp", "udp", "icmp", "icmp6"]),
-            src_port=dict(type="int"),
-            dst_port=dict(type="int"),
-            ttl=dict(type="int"),
-            tcp_flags=dict(type="list", elements="str"),
-            ct=dict(type="list", elements="str"),
-            lb_dst=dict(type="str"),
-            format=dict(type="str", default="detailed", choices=["detailed", "summary", "minimal"]),
-            friendly_names=dict(type="bool"),
-            ovs=dict(type="bool", default=False),
-            ovs_remote=dict(type="str"),
-            db=dict(type="str"),
-            nb_db=dict(type="str"),
-            private_key=dict(type="path"),
-            certificate=dict(type="path"),
-            ca_cert=dict(type="path"),
-            acl_lookup=dict(type="bool", default=True),
-            timeout=dict(type="int", default=30),
-            ovn_trace_path=dict(type="path"),
-            node=dict(type="str"),
-        ),
-        mutually_exclusive=[["microflow", name] for name in TYPED],
-        required_one_of=[["inport", "microflow"]],
-        supports_check_mode=True,
-    )
-    params = module.params
-    result = dict(changed=False, acl=None, acl_notes=[], acl_commands=[])
+def check_inputs(params, result):
+    """The microflow expression, ovn-trace's arguments, the Northbound remote and the lookup's SSL options."""
     if not HAS_NETADDR:
-        module.fail_json(msg="the netaddr Python library is required on the host that runs ovn_trace "
-                             "(pip install netaddr, or the python3-netaddr package)", **result)
+        raise OvnTraceFailed("the netaddr Python library is required on the host that runs ovn_trace "
+                             "(pip install netaddr, or the python3-netaddr package)")
     if params["timeout"] < 1:
-        module.fail_json(msg="timeout must be at least 1 second, got %d" % params["timeout"], **result)
+        raise OvnTraceFailed("timeout must be at least 1 second, got %d" % params["timeout"])
     try:
         expression = build_microflow(
             inport=params["inport"], microflow=params["microflow"],
@@ -390,43 +387,78 @@ def main():
         nb_db = check_remote(params["nb_db"], "nb_db")
         lookup_ssl = ssl_args(params, ",".join(r for r in (params["db"], nb_db) if r))
     except FlowError as exc:
-        module.fail_json(msg="invalid input, ovn-trace not run: %s" % exc, **result)
+        raise OvnTraceFailed("invalid input, ovn-trace not run: %s" % exc)
+    return expression, args, nb_db, lookup_ssl
 
+
+def run_trace(module, params, args, result):
+    """Run ovn-trace (also in check mode: it only reads); return its standard output."""
     runner = CliRunner(params["ovn_trace_path"] or "ovn-trace", module=module, timeout=params["timeout"])
     try:
-        cmd = runner.argv([], tail=args)
+        result["command"] = runner.argv([], tail=args)
     except CliError as exc:
-        module.fail_json(msg="%s (ovn-trace comes with the ovn-central or ovn-common package)" % exc, **result)
-    result["command"] = cmd
+        raise OvnTraceFailed("%s (ovn-trace comes with the ovn-central or ovn-common package)" % exc)
     try:
         rc, out, err = runner.run(tail=args, check_rc=False)
     except CliError as exc:
         result.update(stdout=exc.stdout, stderr=exc.stderr)
-        module.fail_json(msg=str(exc), **result)
+        raise OvnTraceFailed(str(exc))
     result.update(rc=rc, stdout=out, stderr=err)
     if rc != 0:
-        module.fail_json(msg="ovn-trace failed (exit code %d): %s" % (rc, (err or out).strip()[:2000]
-                                                                      or "no output"), **result)
+        raise OvnTraceFailed("ovn-trace failed (exit code %d): %s" % (rc, (err or out).strip()[:2000] or "no output"))
+    return out
+
+
+def read_trace(out, expression, result):
+    """Parse the trace; ovn-trace prints its own errors on stdout with exit code 0, so check the verdict."""
     parsed = parse_ovn_trace(out)
     result["trace"] = parsed
     result["verdict"] = parsed.get("verdict")
     if parsed.get("verdict") == "error":
         errors = parsed.get("errors") or [out.strip()[:500]]
-        module.fail_json(msg="ovn-trace could not trace %r: %s" % (expression, "; ".join(errors)), **result)
+        raise OvnTraceFailed("ovn-trace could not trace %r: %s" % (expression, "; ".join(errors)))
+    return parsed
 
-    if params["acl_lookup"] and parsed.get("verdict") in ("dropped", "rejected"):
-        lookup = AclLookup(sb_db=params["db"], nb_db=nb_db, ssl=lookup_ssl, timeout=params["timeout"],
-                           sbctl=sibling_tool(params["ovn_trace_path"], "ovn-sbctl"),
-                           nbctl=sibling_tool(params["ovn_trace_path"], "ovn-nbctl"), module=module)
-        acl, notes = find_acl(parsed, lookup, stdout=out, acl_hints=acl_hints)
-        result.update(acl=acl, acl_notes=notes, acl_commands=lookup.commands)
+
+def name_the_acl(module, params, parsed, out, nb_db, lookup_ssl, result):
+    """For a drop or reject, find the Northbound ACL (and the policy in its external_ids) behind it."""
+    if not params["acl_lookup"] or parsed.get("verdict") not in ("dropped", "rejected"):
+        return
+    lookup = AclLookup(sb_db=params["db"], nb_db=nb_db, ssl=lookup_ssl, timeout=params["timeout"],
+                       sbctl=sibling_tool(params["ovn_trace_path"], "ovn-sbctl"),
+                       nbctl=sibling_tool(params["ovn_trace_path"], "ovn-nbctl"), module=module)
+    acl, notes = find_acl(parsed, lookup, stdout=out, acl_hints=acl_hints)
+    result.update(acl=acl, acl_notes=notes, acl_commands=lookup.commands)
+
+
+def trace_observations(params, parsed, acl):
+    """The trace as tracekit observations; a drop's reason names the ACL the Northbound database gave."""
     observations = ovn_observations(parsed, node=params["node"] or platform.node())
-    if result["acl"]:
+    if acl:
         # the trace may not name the ACL (unlogged ACLs); the Northbound database does
         for obs in observations:
             if obs["action"] in ("Dropped", "Rejected"):
-                obs["reason"] = "%s; %s" % (obs["reason"], describe_acl(result["acl"]))
-    result["observations"] = observations
+                obs["reason"] = "%s; %s" % (obs["reason"], describe_acl(acl))
+    return observations
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[["microflow", name] for name in TYPED],
+        required_one_of=[["inport", "microflow"]],
+        supports_check_mode=True,
+    )
+    params = module.params
+    result = dict(changed=False, acl=None, acl_notes=[], acl_commands=[])
+    try:
+        expression, args, nb_db, lookup_ssl = check_inputs(params, result)
+        out = run_trace(module, params, args, result)
+        parsed = read_trace(out, expression, result)
+        name_the_acl(module, params, parsed, out, nb_db, lookup_ssl, result)
+    except OvnTraceFailed as exc:
+        module.fail_json(msg=str(exc), **result)
+    result["observations"] = trace_observations(params, parsed, result["acl"])
     module.exit_json(**result)
 
 

@@ -206,13 +206,14 @@ netns:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common import netns as netns_utils
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.arg_specs import NETNS_ARG_SPEC, with_spec
 from ansible_collections.netdiag.tracekit.plugins.module_utils.probe import probe
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            netns=dict(type="str"),
+        argument_spec=with_spec(
+            NETNS_ARG_SPEC,
             dst=dict(type="str", required=True),
             src=dict(type="str"),
             protocol=dict(type="str", choices=list(probe.PROTOCOLS), default="tcp"),
