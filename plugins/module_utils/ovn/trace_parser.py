@@ -46,7 +46,11 @@ ovn-detrace does (logical flow uuid prefix -> Logical_Flow -> external_ids stage
 contract (``Received``, ``Forwarded``, ``Delivered``, ``Dropped``, ``Rejected``).
 
 The parser is a table of compiled verbose regexes (one per line kind, ``LINE_TEMPLATES``) applied once
-per line, so its run time is linear in the input. The detailed format's nesting is recovered from
+per line, each anchored and free of quantifiers that could share a character (key=value arguments and
+``log(...)`` actions are scanned, not searched), so its run time is linear in the input whatever the input.
+A line longer than ``MAX_LINE`` characters, or a table number or priority longer than ``MAX_DIGITS``
+digits, raises ``OvnTraceParseError`` naming the line; text that is not a string raises
+``OvnTraceInputError`` (also a ``TypeError``). Both derive from the collection's ``TracekitError``. The detailed format's nesting is recovered from
 indentation as ovn-trace prints it (a node's children are indented further, except a last child that
 has children of its own); the summary and minimal formats nest with braces.
 """
@@ -57,6 +61,23 @@ __metaclass__ = type
 
 import gc
 import re
+
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
+
+
+class OvnTraceParseError(TracekitError, ValueError):
+    """The text breaks a bound of the ovn-trace grammar; the message names the line."""
+
+
+class OvnTraceInputError(OvnTraceParseError, TypeError):
+    """What was given is not text (or not a parsed trace, for the helpers)."""
+
+
+# Bounds on one line and one number: ovn-trace prints nothing near them.
+MAX_LINE = 1 << 20
+MAX_DIGITS = 20
+# Warnings of one kind kept (the rest are counted): a damaged text must not grow the result without bound.
+MAX_WARNINGS = 20
 
 VERDICTS = ("delivered", "dropped", "rejected", "error", "partial")
 
@@ -80,17 +101,17 @@ LINE_TEMPLATES = (
     {"name": "pipeline", "getval": re.compile(r"""
         ^(?P<pipeline>ingress|egress|multicast)
         \((?P<args>.*)\)
-        \s*(?P<brace>\{)?\s*$""", re.X)},
+        [ \t]*(?P<brace>\{)?$""", re.X)},
     {"name": "table", "getval": re.compile(r"""
-        ^(?P<table>\d+)\.\s+
+        ^(?P<table>[0-9]+)\.\s+
         (?:(?P<stage>[A-Za-z][\w.-]*)(?:\s\((?P<source>[^()]*)\))?:\s
           |\((?P<source_only>[^()]*)\):\s)?
-        (?:(?P<match>.*),\spriority\s(?P<priority>-?\d+)(?:,\suuid\s(?P<uuid>[0-9a-fA-F]+))?
+        (?:(?P<match>.*),\spriority\s(?P<priority>-?[0-9]+)(?:,\suuid\s(?P<uuid>[0-9a-fA-F]+))?
           |(?P<rest>.*))$""", re.X)},
     {"name": "output", "getval": re.compile(r"""
         ^/\*\s*output\sto\s"(?P<port>(?:[^"\\]|\\.)*)",\stype\s"(?P<type>[^"]*)"\s*\*/;?$""", re.X)},
     {"name": "omitting", "getval": re.compile(r"""
-        ^/\*\s*omitting\soutput\sbecause\s(?P<why>.*?)\.?\s*\*/;?$""", re.X)},
+        ^/\*\s*omitting\soutput\sbecause\s(?P<why>.*)\*/;?$""", re.X)},
     {"name": "redirect", "getval": re.compile(r"""
         ^/\*\s*Replacing\stype\s"(?P<type>[^"]*)"\soutport\s"(?P<port>[^"]*)"
         \swith\sdistributed\sport\s"(?P<to>[^"]*)"\.\s*\*/;?$""", re.X)},
@@ -120,13 +141,15 @@ LINE_TEMPLATES = (
 _T = dict((t["name"], t["getval"]) for t in LINE_TEMPLATES)
 
 # Regexes applied to a piece of a line already classified.
-_RE_KV = re.compile(r"""(?P<key>[\w-]+)\s*=\s*(?:"(?P<q>(?:[^"\\]|\\.)*)"|(?P<v>[^,\s)]*))""", re.X)
+# key=value: a key starts where a word starts (no rescan of the same word from each of its characters).
+_RE_KEY = re.compile(r"""(?<![\w-])(?P<key>[\w-]+)\s*=\s*""", re.X)
+_RE_QUOTED = re.compile(r'"(?P<q>(?:[^"\\]|\\.)*)"')
+_RE_BARE = re.compile(r"""[^,\s)]*""")
 _RE_NO_MATCH = re.compile(r"""^no\smatch(?:\s\((?P<why>[^)]*)\))?$""", re.X)
-_RE_LOG_ACTION = re.compile(r"""\blog\((?P<args>[^;]*)\)""", re.X)
 _RE_BLOCKED = re.compile(r"""(?P<what>ct_(?:label|mark)\.blocked\s*=\s*1\b|ct_(?:label|mark)\s*=\s*0x1/0x1\b)""", re.X)
 _RE_VERDICT_SET = re.compile(r"""\breg8\[(?P<bit>1[78])\]\s*=\s*1\b""", re.X)
 _RE_VERDICT_MATCH = re.compile(r"""\breg8\[(?P<bit>1[78])\]\s*==\s*1\b""", re.X)
-_RE_LABEL = re.compile(r"""(?:\bct_label\.label\s*=\s*|^reg3\s*=\s*)(?P<label>\d+|0x[0-9a-fA-F]+)\b""", re.X)
+_RE_LABEL = re.compile(r"""(?:\bct_label\.label\s*=\s*|^reg3\s*=\s*)(?P<label>[0-9]+|0x[0-9a-fA-F]+)\b""", re.X)
 _RE_ACL_STAGE = re.compile(r"""^l[sr]_(?:in|out)_acl(?!_hint)(?:_\w+)?$""", re.X)
 _RE_CONTINUE = re.compile(r"""^(?:next\b|output\b|ct_next\b|ct_lb\w*|ct_[ds]nat\w*|ct_commit_nat\b|ct_commit_to_zone\b
                               |clone\s*\{|select\(|handle_\w+|trigger_event|reject\s*\{|tcp_reset\s*\{|icmp[46]\s*\{
@@ -155,15 +178,61 @@ class _Frame:
         self.own_hop = False
 
 
+def _bounded_int(text, what):
+    digits = text.lstrip("-")
+    if len(digits) > MAX_DIGITS:
+        raise OvnTraceParseError("%s has %d digits: ovn-trace prints at most %d" % (what, len(digits), MAX_DIGITS))
+    return int(text)
+
+
 def _unquote(value):
     return value.replace('\\"', '"').replace("\\\\", "\\")
 
 
+def _key_values(args):
+    """(key, value) pairs of ``key=value, key="quoted value"`` text, in one left-to-right pass."""
+    pos = 0
+    unterminated = False
+    end = len(args)
+    while pos < end:
+        km = _RE_KEY.search(args, pos)
+        if km is None:
+            return
+        pos = km.end()
+        qm = None
+        if not unterminated and args.startswith('"', pos):
+            qm = _RE_QUOTED.match(args, pos)
+            # Once a quote has no end, no later quote has one either (the scans agree from there on).
+            unterminated = qm is None
+        if qm is not None:
+            yield km.group("key"), _unquote(qm.group("q"))
+        else:
+            qm = _RE_BARE.match(args, pos)
+            yield km.group("key"), qm.group(0)
+        pos = max(qm.end(), pos)
+
+
+def _log_args(text):
+    """The arguments of the first ``log(...)`` of an action that has its closing parenthesis before ``;``."""
+    pos = 0
+    while True:
+        pos = text.find("log(", pos)
+        if pos < 0:
+            return None
+        if pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] == "_"):
+            stop = text.find(";", pos)
+            stop = len(text) if stop < 0 else stop
+            close = text.rfind(")", pos + 4, stop)
+            if close >= 0:
+                return text[pos + 4:close]
+            pos = stop  # every later log( before this ';' lacks a ')' as well
+        pos += 1
+
+
 def _pipeline_args(args):
     out = {}
-    for m in _RE_KV.finditer(args):
-        value = m.group("q")
-        out[m.group("key")] = _unquote(value) if value is not None else m.group("v")
+    for key, value in _key_values(args):
+        out[key] = value
     if not out and args.strip():
         # ingress(ls=name) without '=' is not ovn-trace's, but a bare name is the datapath.
         out["dp"] = args.strip().strip('"')
@@ -193,7 +262,10 @@ class _Trace:
         self.tail_actions = []
         self.tail_ctx = None
         self.known = 0
-        self.unknown = []
+        self.unknown = 0
+        self.first_unknown = None
+        self.warned = {}
+        self.line = 0
         self.unclosed = False
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -214,6 +286,13 @@ class _Trace:
     def current_hop(self):
         idx = self.stack[-1].last_hop
         return self.hops[idx] if idx is not None else None
+
+    def warn(self, kind, text):
+        """A warning of one kind with the line it is about; past MAX_WARNINGS of a kind, only counted."""
+        seen = self.warned.get(kind, 0) + 1
+        self.warned[kind] = seen
+        if seen <= MAX_WARNINGS:
+            self.warnings.append("%s: %s" % (kind, text[:300]))
 
     def event(self, kind):
         self.known += 1
@@ -275,19 +354,19 @@ class _Trace:
         frame = self.stack[-1]
         table, stage, source, source_only, match, priority, uuid, rest = m.groups()
         ctx = frame.ctx
-        hop = {"datapath": ctx.get("datapath"), "pipeline": ctx.get("pipeline"), "table": int(table),
+        hop = {"datapath": ctx.get("datapath"), "pipeline": ctx.get("pipeline"), "table": _bounded_int(table, "table number"),
                "stage": stage, "priority": None, "match": match, "actions": [], "uuid": None,
                "source": source or source_only, "generated": frame.gen, "openflow": []}
         nm = None
         if priority is not None:
-            hop["priority"] = int(priority)
+            hop["priority"] = _bounded_int(priority, "priority")
             if uuid:
                 hop["uuid"] = uuid.lower()
         else:
             nm = _RE_NO_MATCH.match(rest)
             if nm is None:
                 hop["match"] = rest or None
-                self.warnings.append("table line without priority: %s" % raw_stripped)
+                self.warn("table line without priority", raw_stripped)
         self.hops.append(hop)
         idx = len(self.hops) - 1
         frame.last_hop = idx
@@ -314,9 +393,9 @@ class _Trace:
         if text[0] == "d" and (text == "drop;" or text == "drop"):
             self.drop("explicit", "drop;", frame, frame.last_hop)
         elif text[0] == "l" and text.startswith("log("):
-            lm = _RE_LOG_ACTION.search(text)
-            if lm:
-                entry = _log_action_args(lm.group("args"))
+            args = _log_args(text)
+            if args is not None:
+                entry = _log_action_args(args)
                 entry["_seq"] = self.seq
                 entry["_hop"] = frame.last_hop
                 entry["_gen"] = frame.gen
@@ -367,11 +446,9 @@ class _Trace:
 
 def _log_action_args(args):
     entry = {"name": None, "verdict": None, "severity": None, "meter": None, "direction": None}
-    for m in _RE_KV.finditer(args):
-        key = m.group("key")
+    for key, value in _key_values(args):
         if key in entry:
-            value = m.group("q")
-            entry[key] = _unquote(value) if value is not None else m.group("v")
+            entry[key] = value
     return entry
 
 
@@ -487,6 +564,7 @@ def _parse_detailed(lines, tr):
     on_action = tr.on_action
     not_plain = _NOT_PLAIN
     for i in range(n):
+        tr.line = i
         s = stripped[i]
         if not s:
             continue
@@ -547,7 +625,8 @@ def _dispatch(tr, name, m, s, indent, title):
     elif name == "omitting":
         tr.event("omitting")
         frame = tr.stack[-1]
-        tr.drop("loopback", "output omitted: %s" % m.group("why"), frame, frame.last_hop)
+        why = m.group("why").rstrip()
+        tr.drop("loopback", "output omitted: %s" % (why[:-1] if why.endswith(".") else why), frame, frame.last_hop)
     elif name == "redirect":
         tr.event("redirect")
     elif name == "star_error":
@@ -570,14 +649,17 @@ def _dispatch(tr, name, m, s, indent, title):
         tr.on_action(s)
     else:
         # ovn-trace ends every action with ';': anything else is not ovn-trace's.
-        tr.unknown.append(s)
+        tr.unknown += 1
+        if tr.first_unknown is None:
+            tr.first_unknown = s[:200]
 
 
 def _parse_braced(lines, tr):
     """Summary and minimal formats: sections open with 'header {' and close with '};'."""
     stack = tr.stack
     on_action = tr.on_action
-    for line in lines:
+    for i, line in enumerate(lines):
+        tr.line = i
         s = line.strip()
         if not s:
             continue
@@ -829,6 +911,23 @@ def _finish(tr, fmt):
     }
 
 
+def _check_line_lengths(lines):
+    if max(map(len, lines), default=0) <= MAX_LINE:
+        return
+    for number, line in enumerate(lines, 1):
+        if len(line) > MAX_LINE:
+            raise OvnTraceParseError("line %d is %d characters long (tabs expanded): ovn-trace prints no line longer "
+                                     "than %d, so this is not its output (or it is damaged)" % (number, len(line), MAX_LINE))
+
+
+def _numbered(parse, lines, tr):
+    """Run a line parser; an OvnTraceParseError it raises names the line it was on."""
+    try:
+        parse(lines, tr)
+    except OvnTraceParseError as exc:
+        raise OvnTraceParseError("line %d: %s" % (tr.line + 1, exc))
+
+
 def _looks_like_ofproto_trace(text):
     if "gress(" in text or "multicast(" in text:
         return False
@@ -840,8 +939,9 @@ def parse_ovn_trace(text):
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     if not isinstance(text, str):
-        raise TypeError("ovn-trace output must be a string, got %s" % type(text).__name__)
+        raise OvnTraceInputError("ovn-trace output must be a string, got %s" % type(text).__name__)
     lines = text.expandtabs(8).splitlines()
+    _check_line_lengths(lines)
     formats = None
     head, parts = _split_all(lines) if "# Detailed trace." in text or "# Summary trace." in text \
         or "# Minimal trace." in text else (lines, {})
@@ -864,10 +964,7 @@ def parse_ovn_trace(text):
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        if fmt == "detailed":
-            _parse_detailed(body, tr)
-        else:
-            _parse_braced(body, tr)
+        _numbered(_parse_detailed if fmt == "detailed" else _parse_braced, body, tr)
         result = _finish(tr, fmt)
     finally:
         if gc_was_enabled:
@@ -876,7 +973,7 @@ def parse_ovn_trace(text):
         result["formats"] = formats
     if tr.unknown:
         result["warnings"].append("%d line(s) not recognised as ovn-trace output, first: %s"
-                                  % (len(tr.unknown), tr.unknown[0][:200]))
+                                  % (tr.unknown, tr.first_unknown))
     if not text.strip():
         result["warnings"].append("empty input: no ovn-trace output to parse")
     elif result["verdict"] == "partial" and not (tr.hops or tr.path or tr.outputs or tr.generated):
@@ -890,7 +987,7 @@ def acl_hints(parsed):
     Returns None when the trace shows no ACL decision.
     """
     if not isinstance(parsed, dict):
-        raise TypeError("acl_hints expects the dict returned by parse_ovn_trace")
+        raise OvnTraceInputError("acl_hints expects the dict returned by parse_ovn_trace")
     drop = parsed.get("drop") or {}
     acl = drop.get("acl")
     if not acl:
@@ -923,7 +1020,7 @@ def _observation(node, action, reason, datapath=None, **extra):
 def ovn_observations(parsed, node=None):
     """Observations (Received, Forwarded, Delivered, Dropped, Rejected) for the original packet."""
     if not isinstance(parsed, dict) or "verdict" not in parsed:
-        raise TypeError("ovn_observations expects the dict returned by parse_ovn_trace")
+        raise OvnTraceInputError("ovn_observations expects the dict returned by parse_ovn_trace")
     obs = []
     path = [p for p in parsed.get("path") or [] if p.get("generated") is None]
     if path:
