@@ -415,32 +415,60 @@ def parse_vpp_runtime(text):
 # show interface
 
 _IF_STATE = r"(?P<state>up|down|error|up/punt|down/punt)"
-_COUNTER = r"(?P<counter>[A-Za-z][\w-]*(?:[ ][A-Za-z][\w-]*)*?)[ ]+(?P<value>[0-9]+)"
+_INTERFACE = re.compile(r"^[ \t]*(?P<name>\S+?)[ ]+(?P<idx>[0-9]+)[ ]+" + _IF_STATE
+                        + r"(?:[ ]+(?P<mtu>[0-9]+/[0-9]+/[0-9]+/[0-9]+))?(?P<rest>(?:[ ].*)?)$")
+_COUNTER_NAME = re.compile(r"[A-Za-z][\w-]*(?:[ ][A-Za-z][\w-]*)*")
+
+
+def _counter_of(text):
+    """``(name, value)`` of ``<counter name> <value>`` (words starting with a letter, then a number), or None.
+    Split at the last blank run, then matched whole: a row that is not one fails in time linear in it."""
+    parts = text.strip(" ").rsplit(" ", 1)
+    if len(parts) != 2 or not _ascii_number(parts[1]):
+        return None
+    name = parts[0].rstrip(" ")
+    return (name, parts[1]) if _COUNTER_NAME.fullmatch(name) else None
+
+
+def _interface_line(line):
+    m = _INTERFACE.match(line)
+    if m is None:
+        return None
+    fields = m.groupdict()
+    counter = _counter_of(fields.pop("rest")) if m.group("rest").strip(" ") else ()
+    if counter is None:
+        return None
+    fields["counter"], fields["value"] = counter or (None, None)
+    return fields
+
+
+def _counter_line(line):
+    if line[:1] not in (" ", "") and not line[:1].isalpha():
+        return None
+    counter = _counter_of(line)
+    return {"counter": counter[0], "value": counter[1]} if counter else None
 
 
 def _interface(m, where):
     mtu = None
-    if m.group("mtu"):
-        l3, ip4, ip6, mpls = (number(v, "MTU", where) for v in m.group("mtu").split("/"))
+    if m["mtu"]:
+        l3, ip4, ip6, mpls = (number(v, "MTU", where) for v in m["mtu"].split("/"))
         mtu = {"l3": l3, "ip4": ip4, "ip6": ip6, "mpls": mpls}
-    fields = {"name": m.group("name"), "idx": number(m.group("idx"), "interface index", where),
-              "state": m.group("state"), "mtu": mtu}
+    fields = {"name": m["name"], "idx": number(m["idx"], "interface index", where), "state": m["state"], "mtu": mtu}
     fields.update(_counter(m, where))
     return fields
 
 
 def _counter(m, where):
-    if not m.group("counter"):
+    if not m["counter"]:
         return {"counter": None}
-    return {"counter": m.group("counter"), "value": number(m.group("value"), "counter value", where)}
+    return {"counter": m["counter"], "value": number(m["value"], "counter value", where)}
 
 
 INTERFACE_LINE_KINDS = (
     ("header", re.compile(r"^\s*Name\s+Idx\s+(?:State|Link)\b").match, None),
-    ("interface", re.compile(r"^[ \t]*(?P<name>\S+?)[ ]+(?P<idx>[0-9]+)[ ]+" + _IF_STATE
-                             + r"(?:[ ]+(?P<mtu>[0-9]+/[0-9]+/[0-9]+/[0-9]+))?(?:[ ]+" + _COUNTER + r")?$").match,
-     _interface),
-    ("counter", re.compile(r"^[ ]*" + _COUNTER + r"$").match, _counter),
+    ("interface", _interface_line, _interface),
+    ("counter", _counter_line, _counter),
 )
 
 
