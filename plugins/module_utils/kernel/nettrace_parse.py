@@ -5,8 +5,8 @@
 
 Every parsed event has the keys of the nettrace module's events (``nettrace.EVENT_KEYS``), ``None`` where the
 text does not say. Line kinds are a table (``LINE_KINDS``): a name, one compiled regular expression (or a
-predicate) and the function that turns a match into an event, run by ``parse``; adding a format is adding an
-entry.
+predicate) and the function that turns a match into an event, run by the collection's line-table engine
+(``common/line_table.py``); adding a format is adding an entry.
 
 Every pattern is anchored and linear in the line; a line longer than ``MAX_LINE`` characters, a number longer
 than ``MAX_DIGITS`` digits or JSON nested deeper than Python can decode is an error naming the line. Every
@@ -27,6 +27,7 @@ import ipaddress
 import json
 import re
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.line_table import first_match
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel.kernel_facts import TCP_STATES
 
@@ -252,17 +253,15 @@ def _event_of(line, drop_reasons):
     """(kind name, event or None, error or None) for one line."""
     if len(line) > MAX_LINE:
         return None, None, "it is %d characters long (nettrace lines are at most %d)" % (len(line), MAX_LINE)
-    for name, recognise, build in LINE_KINDS:
-        match = recognise(line)
-        if not match:
-            continue
-        if build is None:
-            return name, None, None
-        try:
-            return name, build(match if name != "json" else line, drop_reasons), None
-        except ValueError as exc:
-            return name, None, str(exc)
-    return None, None, "it is neither a nettrace table row nor a JSON event"
+    name, match, build = first_match(line, LINE_KINDS)
+    if name is None:
+        return None, None, "it is neither a nettrace table row nor a JSON event"
+    if build is None:
+        return name, None, None
+    try:
+        return name, build(match if name != "json" else line, drop_reasons), None
+    except ValueError as exc:
+        return name, None, str(exc)
 
 
 def parse(text, lenient=False, drop_reasons=None):

@@ -491,7 +491,7 @@ def _detect_format(text):
     return "minimal"
 
 
-def _classify(s):
+def _line_kind(s):
     """Return (name, match) for a stripped line, trying only the templates its first character allows."""
     c = s[0]
     if c.isdigit():
@@ -590,7 +590,7 @@ def _parse_detailed(lines, tr):
                     tr.flow = fm.group("flow")
             continue
         else:
-            name, m = _classify(s)
+            name, m = _line_kind(s)
             line = lines[i]
             indent = _indent_of(line, s, name, m)
         if not title and name == "action" and s[-1] != ";" and (
@@ -682,7 +682,7 @@ def _parse_braced(lines, tr):
             else:
                 tr.on_section(header, 0)
             continue
-        name, m = _classify(s)
+        name, m = _line_kind(s)
         if name == "close":
             if len(stack) > 1:
                 stack.pop()
@@ -818,84 +818,100 @@ def _pipeline_end_reason(tr, hop_index):
     return "pipeline_end", "pipeline ends after %s (no next or output)" % where
 
 
-def _finish(tr, fmt):
-    fatal = bool(tr.fatal)
-    orig_gen = None
-    drop = None
-    verdict = None
-    replies = [g for g in tr.generated if g["kind"] in REPLY_KINDS and g["_in"] is None]
-    requests = [g for g in tr.generated if g["kind"] in REQUEST_KINDS and g["_in"] is None]
-    orig_drops = [d for d in tr.drops if d["_gen"] is orig_gen]
-    seen_any = bool(tr.hops or tr.path or tr.outputs or tr.generated or tr.drops or tr.logs
-                    or tr.log_actions or tr.last_action)
+def _rejected(tr, g):
+    """A reply (tcp_reset, icmp4/6, sctp_abort) was built instead of the packet."""
+    ctx = {"datapath": g["datapath"], "pipeline": g["_pipeline"]}
+    drop = _drop_record(tr, "reject", "%s sent instead of the packet" % g["kind"], g["_hop"], ctx, g["_seq"] + 1, None)
+    if drop["acl"] is not None and drop["kind"] == "reject":
+        drop["reason"] = "ACL reject: " + drop["reason"]
+    return "rejected", drop
 
-    if fatal and not (tr.hops or tr.path or tr.outputs):
-        verdict = "error"
-    elif tr.unknown and tr.known == 0:
-        verdict = "partial"
-    elif tr.outputs:
-        verdict = "delivered"
-    elif replies:
-        g = replies[0]
-        verdict = "rejected"
-        hop_index = g["_hop"]
-        ctx = {"datapath": g["datapath"], "pipeline": g["_pipeline"]}
-        drop = _drop_record(tr, "reject", "%s sent instead of the packet" % g["kind"], hop_index, ctx,
-                            g["_seq"] + 1, None)
-        if drop["acl"] is not None and drop["kind"] == "reject":
-            drop["reason"] = "ACL reject: " + drop["reason"]
-    elif requests:
-        g = requests[0]
-        verdict = "dropped"
-        hop_index = g["_hop"]
-        ctx = {"datapath": g["datapath"], "pipeline": g["_pipeline"]}
-        what = "ARP" if g["kind"] == "arp" else "neighbour solicitation"
-        drop = _drop_record(tr, "arp_pending", "next hop MAC unknown: %s request sent, packet held until it is resolved"
-                            % what, hop_index, ctx, g["_seq"], None, acl_search=False)
-    elif orig_drops:
-        # A multicast copy omitted at its own inport is expected; prefer the drop of another copy.
-        real = [d for d in orig_drops if d["kind"] != "loopback"]
-        d = (real or orig_drops)[0]
-        verdict = "dropped"
-        drop = _drop_record(tr, d["kind"], d["reason"], d["_hop"], d["_ctx"], d["_seq"], None)
-    elif not seen_any:
-        verdict = "partial"
-        if fmt == "minimal" and tr.flow is not None:
-            verdict = "dropped"
-            drop = _drop_record(tr, "pipeline_end", "no output: the minimal trace shows no delivery", None, None,
-                                tr.seq, None, acl_search=False)
+
+def _held_for_next_hop(tr, g):
+    """A router asked for the next hop's MAC (arp, nd_ns) instead of forwarding: the packet goes no further."""
+    ctx = {"datapath": g["datapath"], "pipeline": g["_pipeline"]}
+    what = "ARP" if g["kind"] == "arp" else "neighbour solicitation"
+    return "dropped", _drop_record(tr, "arp_pending", "next hop MAC unknown: %s request sent, packet held until it is "
+                                   "resolved" % what, g["_hop"], ctx, g["_seq"], None, acl_search=False)
+
+
+def _met_a_drop(tr, orig_drops):
+    """The original packet met a drop; a multicast copy omitted at its own inport is expected, so the drop of
+    another copy is preferred."""
+    real = [d for d in orig_drops if d["kind"] != "loopback"]
+    d = (real or orig_drops)[0]
+    return "dropped", _drop_record(tr, d["kind"], d["reason"], d["_hop"], d["_ctx"], d["_seq"], None)
+
+
+def _nothing_recognised(tr, fmt):
+    """No trace line at all: partial, except a minimal trace of a flow, which prints nothing for a drop."""
+    if fmt == "minimal" and tr.flow is not None:
+        return "dropped", _drop_record(tr, "pipeline_end", "no output: the minimal trace shows no delivery", None, None,
+                                       tr.seq, None, acl_search=False)
+    return "partial", None
+
+
+def _text_stops_early(tr, fmt):
+    """True when the text ends where the packet still goes on (a fragment), not where its pipeline ends."""
+    if fmt == "minimal":
+        return tr.unclosed
+    dangling = tr.last_event in ("handoff", "pipeline", "section", "unsupported") or tr.unclosed
+    return dangling or bool(_RE_CONTINUE.match(tr.last_action or "") and tr.last_event == "action")
+
+
+def _pipeline_ended(tr, fmt):
+    """The packet neither left nor met an explicit drop, and its pipeline simply ends (an ACL verdict without
+    next;, a ct_commit of a blocked connection): dropped after the last hop of the original packet."""
+    hop_index = next((idx for idx in range(len(tr.hops) - 1, -1, -1) if tr.hops[idx]["generated"] is None), None)
+    if fmt == "minimal":
+        kind, reason = "pipeline_end", "no output: the minimal trace shows no delivery"
+        acl_logs = [e for e in tr.log_actions if (e.get("verdict") or "") in ("drop", "reject")]
+        if acl_logs:
+            kind, reason = "acl", "ACL verdict: %s" % acl_logs[-1]["verdict"]
     else:
-        # The packet neither left nor met an explicit drop: either the text stops early or the
-        # pipeline simply ends (an ACL verdict without next;, a ct_commit of a blocked connection).
-        last = tr.last_action or ""
-        dangling = tr.last_event in ("handoff", "pipeline", "section", "unsupported") or tr.unclosed
-        if fmt == "minimal":
-            dangling = tr.unclosed
-        if dangling or (fmt != "minimal" and _RE_CONTINUE.match(last) and tr.last_event == "action"):
-            verdict = "partial"
-        else:
-            verdict = "dropped"
-            hop_index = None
-            for idx in range(len(tr.hops) - 1, -1, -1):
-                if tr.hops[idx]["generated"] is None:
-                    hop_index = idx
-                    break
-            if fmt == "minimal":
-                kind, reason = "pipeline_end", "no output: the minimal trace shows no delivery"
-                acl_logs = [e for e in tr.log_actions if (e.get("verdict") or "") in ("drop", "reject")]
-                if acl_logs:
-                    kind, reason = "acl", "ACL verdict: %s" % acl_logs[-1]["verdict"]
-            else:
-                kind, reason = _pipeline_end_reason(tr, hop_index)
-            ctx = tr.tail_ctx or (tr.stack[-1].ctx if tr.stack else {})
-            if hop_index is not None:
-                ctx = {"datapath": tr.hops[hop_index]["datapath"], "pipeline": tr.hops[hop_index]["pipeline"]}
-            drop = _drop_record(tr, kind, reason, hop_index, ctx, tr.seq, None)
-            if kind == "acl":
-                drop["kind"] = "acl"
+        kind, reason = _pipeline_end_reason(tr, hop_index)
+    ctx = tr.tail_ctx or (tr.stack[-1].ctx if tr.stack else {})
+    if hop_index is not None:
+        ctx = {"datapath": tr.hops[hop_index]["datapath"], "pipeline": tr.hops[hop_index]["pipeline"]}
+    drop = _drop_record(tr, kind, reason, hop_index, ctx, tr.seq, None)
+    if kind == "acl":
+        drop["kind"] = "acl"
+    return "dropped", drop
 
+
+def _verdict(tr, fmt):
+    """(verdict, drop) from what the lines said, in order of precedence."""
+    if tr.fatal and not (tr.hops or tr.path or tr.outputs):
+        return "error", None
+    if tr.unknown and tr.known == 0:
+        return "partial", None
+    if tr.outputs:
+        return "delivered", None
+    replies = [g for g in tr.generated if g["kind"] in REPLY_KINDS and g["_in"] is None]
+    if replies:
+        return _rejected(tr, replies[0])
+    requests = [g for g in tr.generated if g["kind"] in REQUEST_KINDS and g["_in"] is None]
+    if requests:
+        return _held_for_next_hop(tr, requests[0])
+    orig_drops = [d for d in tr.drops if d["_gen"] is None]
+    if orig_drops:
+        return _met_a_drop(tr, orig_drops)
+    if not (tr.hops or tr.path or tr.outputs or tr.generated or tr.drops or tr.logs or tr.log_actions or tr.last_action):
+        return _nothing_recognised(tr, fmt)
+    if _text_stops_early(tr, fmt):
+        return "partial", None
+    return _pipeline_ended(tr, fmt)
+
+
+def _finish(tr, fmt):
+    """The public dict (see the module docstring) of what the lines said."""
+    verdict, drop = _verdict(tr, fmt)
     generated = [{"kind": g["kind"], "datapath": g["datapath"], "stage": g["stage"], "uuid": g["uuid"],
                   "outputs": g["outputs"]} for g in tr.generated]
+    warnings = tr.warnings
+    for kind, seen in sorted(tr.warned.items()):
+        if seen > MAX_WARNINGS:
+            warnings.append("%d more '%s' warning(s) not listed" % (seen - MAX_WARNINGS, kind))
     return {
         "format": fmt,
         "flow": tr.flow,
@@ -907,7 +923,7 @@ def _finish(tr, fmt):
         "drop": drop,
         "logs": tr.logs,
         "errors": tr.errors,
-        "warnings": tr.warnings,
+        "warnings": warnings,
     }
 
 

@@ -4,7 +4,7 @@
 """Parse VPP ``show errors``, ``show runtime`` and ``show interface`` output (VPP 17.01 to 26.x).
 
 Each parser is a table of line kinds, ``(name, matcher, what it yields)`` as cisco.nxos's rm_templates are,
-run by one small engine (``run_table``): the kinds are tried in order on every line, the first that matches
+run by the collection's one small engine (``common/line_table.py``, through ``run_table``): the kinds are tried in order on every line, the first that matches
 decides what the line is and turns the match into fields. Every matcher is anchored and linear in the line
 (no lazy group before trailing blanks, no two quantifiers that can share a character, node rows split from
 the right instead of matched with a backtracking name); a line longer than ``MAX_SHOW_LINE`` characters or a
@@ -31,6 +31,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.line_table import first_match
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import (
     VppParseError,
     check_line_lengths,
@@ -61,7 +62,7 @@ def _figure(text, what, where):
 
 
 def run_table(text, what, kinds):
-    """The one engine of the line-oriented parsers: ``[(line number, kind, fields)]`` for the lines of
+    """The VPP show outputs through the line-table engine: ``[(line number, kind, fields)]`` for the lines of
     ``text`` that a kind of the table recognises (blank lines and unrecognised lines left out).
 
     ``kinds`` is a sequence of ``(name, matcher, yields)``: ``matcher(line)`` (usually a compiled regex's
@@ -76,13 +77,12 @@ def run_table(text, what, kinds):
         line = line.rstrip()
         if not line:
             continue
-        for name, matcher, yields in kinds:
-            m = matcher(line)
-            if m:
-                recognised = True
-                if yields is not None:
-                    found.append((line_number, name, yields(m, "%s line %d" % (what, line_number))))
-                break
+        name, m, yields = first_match(line, kinds)
+        if name is None:
+            continue
+        recognised = True
+        if yields is not None:
+            found.append((line_number, name, yields(m, "%s line %d" % (what, line_number))))
     if not recognised and any(line.strip() for line in lines):
         first = next(line.strip() for line in lines if line.strip())
         raise VppParseError("text is not VPP '%s' output: no line of it could be parsed (first line: %r)"
