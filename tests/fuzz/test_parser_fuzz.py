@@ -8,8 +8,6 @@ a memory budget; a filter must raise only AnsibleFilterError, a cli_parse parser
 tests/fuzz`` runs a campaign.
 """
 
-import os
-
 import pytest
 from ansible.errors import AnsibleFilterError
 from hypothesis import given
@@ -17,7 +15,7 @@ from hypothesis import strategies as st
 
 from conftest import SHARED, shared_path
 from parser_corpus import FRAGMENTS, load_corpus
-from parser_fuzz import adversarial_line, check_parser, fuzz_settings, mutated
+from parser_fuzz import EXAMPLES, adversarial_line, check_parser, fuzz_settings, mutated
 
 from ansible_collections.netdiag.tracekit.plugins.filter.parse_nettrace import parse_nettrace as nettrace_filter
 from ansible_collections.netdiag.tracekit.plugins.filter.parse_ovn_trace import parse_ovn_trace as ovn_filter
@@ -140,7 +138,7 @@ def test_adversarial_lines(name):
 def test_filters_raise_only_filter_errors(name, corpus):
     func = FILTERS[name]
 
-    @fuzz_settings(examples=max(10, int(os.environ.get("TRACEKIT_FUZZ_EXAMPLES", "60")) // 3))
+    @fuzz_settings(examples=max(10, EXAMPLES // 3))
     @given(data=st.data())
     def run(data):
         text = data.draw(st.one_of(mutated(corpus[name], FRAGMENTS[name]), adversarial_line(FRAGMENTS[name])))
@@ -164,7 +162,7 @@ def test_cli_parsers_return_errors_not_exceptions(name, corpus):
         assert set(result) in ({"parsed"}, {"errors"}), result
         return result
 
-    @fuzz_settings(examples=max(10, int(os.environ.get("TRACEKIT_FUZZ_EXAMPLES", "60")) // 3))
+    @fuzz_settings(examples=max(10, EXAMPLES // 3))
     @given(data=st.data())
     def run(data):
         text = data.draw(st.one_of(mutated(texts, fragments), adversarial_line(fragments)))

@@ -34,7 +34,7 @@ MEMORY_BASE = 16 << 20
 MEMORY_PER_BYTE = 60
 
 # How many examples per fuzz test: small in CI, raised for a campaign (TRACEKIT_FUZZ_EXAMPLES=20000).
-EXAMPLES = int(os.environ.get("TRACEKIT_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("TRACEKIT_FUZZ_EXAMPLES", "100"))
 
 
 def fuzz_settings(examples=None, deadline_ms=None):
