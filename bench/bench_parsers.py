@@ -58,7 +58,7 @@ NAIVE_KINDS = [re.compile(p) for p in (r"^\s*(\d+)\.\s+(\S+)", r"^\s*(\S+):\s+(\
 def cpu(func, arg, repeat):
     """Best CPU time of ``repeat`` runs of func(arg); an error of ours counts as an answer."""
     best = None
-    for _ in range(repeat):
+    for _round in range(repeat):
         start = time.process_time()
         try:
             func(arg)
@@ -100,7 +100,7 @@ def adversarial_lines(name):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     corpus = load_corpus(SHARED)

@@ -123,7 +123,7 @@ def test_mutated_real_outputs(name, corpus):
 @pytest.mark.parametrize("name", sorted(PARSERS))
 def test_adversarial_lines(name):
     func, allowed = PARSERS[name]
-    strict = (lambda text: parse_nettrace(text)) if name == "nettrace" else func
+    strict = parse_nettrace if name == "nettrace" else func
 
     @fuzz_settings()
     @given(line=adversarial_line(FRAGMENTS[name]))

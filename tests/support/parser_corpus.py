@@ -63,4 +63,3 @@ FRAGMENTS = {
     "nettrace": ("18:14:41 DROP ", "18:14:41 DROP 6 kfree_skb 10.0.0.1:", "{\"type\": \"DROP\", \"x\": ", "[" , "{",
                  "TIME TYPE REASON PROBE SRC -> DST", "12:00:01 SOCK_ERR -"),
 }
-

@@ -63,11 +63,11 @@ def check_line_lengths(lines, what, limit=MAX_LINE):
 def number(text, what, where=None):
     """int of a run of ASCII digits (optionally signed), at most MAX_DIGITS of them; VppParseError otherwise."""
     digits = text[1:] if text[:1] in "+-" else text
+    prefix = where + ": " if where else ""
     if not digits or not digits.isdigit() or not digits.isascii():
-        raise VppParseError("%s%s %r is not a number" % (where + ": " if where else "", what, text[:40]))
+        raise VppParseError("%s%s %r is not a number" % (prefix, what, text[:40]))
     if len(digits) > MAX_DIGITS:
-        raise VppParseError("%s%s has %d digits: VPP prints at most %d" % (where + ": " if where else "", what,
-                                                                         len(digits), MAX_DIGITS))
+        raise VppParseError("%s%s has %d digits: VPP prints at most %d" % (prefix, what, len(digits), MAX_DIGITS))
     return int(text)
 
 
