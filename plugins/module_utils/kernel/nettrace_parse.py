@@ -46,8 +46,7 @@ MAX_LINE = 65536
 MAX_DIGITS = 20
 MAX_SKIPPED_KEPT = 20
 # Fields used as names (looked up in tables): they must be text.
-_NAME_KEYS = ("time", "timestamp", "type", "reason", "probe", "protocol", "family", "netns_name", "location", "state",
-              "errno")
+_NAME_KEYS = ("time", "type", "reason", "probe", "protocol", "family", "netns_name", "location", "state", "errno")
 _DIGITS = re.compile(r"-?[0-9]{1,%d}" % MAX_DIGITS)
 
 
@@ -195,6 +194,9 @@ def from_dict(data, drop_reasons=None):
     for key in _NAME_KEYS:
         if event[key] is not None and not isinstance(event[key], str):
             raise ValueError("%s must be text, got %s" % (key, _short(event[key])))
+    stamp = event["timestamp"]
+    if stamp is not None and (isinstance(stamp, bool) or not isinstance(stamp, (int, float, str))):
+        raise ValueError("timestamp must be a number of seconds, got %s" % _short(stamp))
     for key in ("reason_code", "src_port", "dst_port", "netns", "ip_id", "dscp", "flow_label"):
         if event[key] is not None:
             value = _int(event[key])
