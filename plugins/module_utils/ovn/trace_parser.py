@@ -265,7 +265,6 @@ class _Trace:
         self.unknown = 0
         self.first_unknown = None
         self.warned = {}
-        self.line = 0
         self.unclosed = False
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -563,54 +562,57 @@ def _parse_detailed(lines, tr):
     marker_re = _T["format_marker"].match
     on_action = tr.on_action
     not_plain = _NOT_PLAIN
-    for i in range(n):
-        tr.line = i
-        s = stripped[i]
-        if not s:
-            continue
-        c = s[0]
-        if c == "-" and underline(s):
-            continue
-        # A title is followed by a line of dashes; the title's section holds what follows it.
-        nxt = stripped[i + 1] if i + 1 < n else ""
-        title = bool(nxt) and nxt[0] == "-" and underline(nxt) is not None
-        if not title and s[-1] == ";" and c not in not_plain and not s.startswith("cookie="):
-            # Fast path: a plain action line inside the current section.
-            line = lines[i]
-            indent = len(line) - len(line.lstrip())
-            top = stack[-1]
-            if top.threshold is not None and indent >= top.threshold:
-                on_action(s)
+    i = 0
+    try:
+        for i in range(n):
+            s = stripped[i]
+            if not s:
                 continue
-            name, m = "action", None
-        elif c == "#":
-            if tr.flow is None and not tr.hops and not tr.path:
-                fm = flow_re(s)
-                if fm and not marker_re(s):
-                    tr.flow = fm.group("flow")
-            continue
-        else:
-            name, m = _line_kind(s)
-            line = lines[i]
-            indent = _indent_of(line, s, name, m)
-        if not title and name == "action" and s[-1] != ";" and (
-                _RE_GENERATED_HEADER.match(s) or _RE_CT_HEADER.match(s)):
-            title = True  # a section title whose underline was lost
-        is_head = title or name in ("table", "pipeline")
-        # Close the sections this line is not part of.
-        while len(stack) > 1:
-            top = stack[-1]
-            if top.threshold is None:
-                h = top.indent
-                if indent >= h + 8 or (indent == h + 4 and is_head):
-                    top.threshold = h + 4
-                else:
-                    top.threshold = h
-            if indent < top.threshold:
-                stack.pop()
+            c = s[0]
+            if c == "-" and underline(s):
                 continue
-            break
-        _dispatch(tr, name, m, s, indent, title)
+            # A title is followed by a line of dashes; the title's section holds what follows it.
+            nxt = stripped[i + 1] if i + 1 < n else ""
+            title = bool(nxt) and nxt[0] == "-" and underline(nxt) is not None
+            if not title and s[-1] == ";" and c not in not_plain and not s.startswith("cookie="):
+                # Fast path: a plain action line inside the current section.
+                line = lines[i]
+                indent = len(line) - len(line.lstrip())
+                top = stack[-1]
+                if top.threshold is not None and indent >= top.threshold:
+                    on_action(s)
+                    continue
+                name, m = "action", None
+            elif c == "#":
+                if tr.flow is None and not tr.hops and not tr.path:
+                    fm = flow_re(s)
+                    if fm and not marker_re(s):
+                        tr.flow = fm.group("flow")
+                continue
+            else:
+                name, m = _line_kind(s)
+                line = lines[i]
+                indent = _indent_of(line, s, name, m)
+            if not title and name == "action" and s[-1] != ";" and (
+                    _RE_GENERATED_HEADER.match(s) or _RE_CT_HEADER.match(s)):
+                title = True  # a section title whose underline was lost
+            is_head = title or name in ("table", "pipeline")
+            # Close the sections this line is not part of.
+            while len(stack) > 1:
+                top = stack[-1]
+                if top.threshold is None:
+                    h = top.indent
+                    if indent >= h + 8 or (indent == h + 4 and is_head):
+                        top.threshold = h + 4
+                    else:
+                        top.threshold = h
+                if indent < top.threshold:
+                    stack.pop()
+                    continue
+                break
+            _dispatch(tr, name, m, s, indent, title)
+    except OvnTraceParseError as exc:
+        raise OvnTraceParseError("line %d: %s" % (i + 1, exc))
 
 
 def _dispatch(tr, name, m, s, indent, title):
@@ -658,38 +660,41 @@ def _parse_braced(lines, tr):
     """Summary and minimal formats: sections open with 'header {' and close with '};'."""
     stack = tr.stack
     on_action = tr.on_action
-    for i, line in enumerate(lines):
-        tr.line = i
-        s = line.strip()
-        if not s:
-            continue
-        c = s[0]
-        if s[-1] == ";" and c not in "/*L}#" and not (c == "o" and s.startswith("output(")) \
-                and not s.startswith("cookie="):
-            on_action(s)  # fast path: a plain action or modification
-            continue
-        if c == "#":
-            if tr.flow is None and not tr.path and not tr.outputs:
-                fm = _T["flow"].match(s)
-                if fm and not _T["format_marker"].match(s):
-                    tr.flow = fm.group("flow")
-            continue
-        if s.endswith("{") and len(s) > 1:
-            header = s[:-1].rstrip()
-            pm = _T["pipeline"].match(header)
-            if pm:
-                tr.on_pipeline(pm, 0)
-            else:
-                tr.on_section(header, 0)
-            continue
-        name, m = _line_kind(s)
-        if name == "close":
-            if len(stack) > 1:
-                stack.pop()
-            else:
-                tr.warnings.append("unbalanced closing brace")
-            continue
-        _dispatch(tr, name, m, s, 0, False)
+    i = 0
+    try:
+        for i, line in enumerate(lines):
+            s = line.strip()
+            if not s:
+                continue
+            c = s[0]
+            if s[-1] == ";" and c not in "/*L}#" and not (c == "o" and s.startswith("output(")) \
+                    and not s.startswith("cookie="):
+                on_action(s)  # fast path: a plain action or modification
+                continue
+            if c == "#":
+                if tr.flow is None and not tr.path and not tr.outputs:
+                    fm = _T["flow"].match(s)
+                    if fm and not _T["format_marker"].match(s):
+                        tr.flow = fm.group("flow")
+                continue
+            if s.endswith("{") and len(s) > 1:
+                header = s[:-1].rstrip()
+                pm = _T["pipeline"].match(header)
+                if pm:
+                    tr.on_pipeline(pm, 0)
+                else:
+                    tr.on_section(header, 0)
+                continue
+            name, m = _line_kind(s)
+            if name == "close":
+                if len(stack) > 1:
+                    stack.pop()
+                else:
+                    tr.warn("unbalanced closing brace", s)
+                continue
+            _dispatch(tr, name, m, s, 0, False)
+    except OvnTraceParseError as exc:
+        raise OvnTraceParseError("line %d: %s" % (i + 1, exc))
     if len(stack) > 1:
         tr.warnings.append("%d section(s) not closed: the text may be cut short" % (len(stack) - 1))
         tr.unclosed = True
@@ -936,14 +941,6 @@ def _check_line_lengths(lines):
                                      "than %d, so this is not its output (or it is damaged)" % (number, len(line), MAX_LINE))
 
 
-def _numbered(parse, lines, tr):
-    """Run a line parser; an OvnTraceParseError it raises names the line it was on."""
-    try:
-        parse(lines, tr)
-    except OvnTraceParseError as exc:
-        raise OvnTraceParseError("line %d: %s" % (tr.line + 1, exc))
-
-
 def _looks_like_ofproto_trace(text):
     if "gress(" in text or "multicast(" in text:
         return False
@@ -980,7 +977,7 @@ def parse_ovn_trace(text):
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        _numbered(_parse_detailed if fmt == "detailed" else _parse_braced, body, tr)
+        (_parse_detailed if fmt == "detailed" else _parse_braced)(body, tr)
         result = _finish(tr, fmt)
     finally:
         if gc_was_enabled:
