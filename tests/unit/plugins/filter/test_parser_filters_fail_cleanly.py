@@ -87,3 +87,15 @@ def test_cli_parsers_return_every_failure_in_errors(cls, text, message):
 def test_cli_parser_with_a_command_that_is_not_text():
     result = vpp_parser.CliParser(task_args={"text": "x", "parser": {"command": 3}}, task_vars={}, debug=False).parse()
     assert list(result) == ["errors"] and "needs the command as text" in result["errors"][0]
+
+
+def test_through_ansible_the_task_fails_with_the_parser_message():
+    """A real ansible run: the filter's error reaches the user as a failed task naming the line, no traceback."""
+    from conftest import run_module
+
+    # real newlines inside the Jinja string literal
+    expr = "{{ 'Packet 1\n\n00:00:01:000001: ip4-input\n  sw_if_index %s' | netdiag.tracekit.parse_vpp_trace }}" % ("9" * 30)
+    result = run_module("ansible.builtin.debug", {"msg": expr}, timeout=120)
+    assert result.get("failed") is True
+    assert "parse_vpp_trace: show trace packet starting at line 1: sw_if_index has 30 digits" in result["msg"]
+    assert "Traceback" not in result["msg"]
