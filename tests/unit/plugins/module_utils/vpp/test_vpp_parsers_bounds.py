@@ -92,7 +92,7 @@ SLOW_BEFORE = [
     # '--- Thread N' header with a long run of blanks (cubic: about 1 s per 1 KB line)
     ("trace", "\n".join(["--- Thread 1 a" + " " * 1000 + "--"] * 5)),
     # 'Time ...' with a long number (cubic)
-    ("runtime", ("Time " + "1" * 2000 + "x\n") * 3),
+    ("runtime", ("Time " + "1" * 2000 + "x\n") * 8),
     ("runtime", ("Time 1.0, 1" + "1" * 2000 + " sec\n") * 30),
     # per-row quadratic matching of show errors and show runtime rows (1 MB of rows: about 13 s)
     ("errors", ("1 node reason" + " " * 3000 + "x\n") * 300),
