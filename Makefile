@@ -14,7 +14,7 @@ PIP_CACHE := $(HOME)/.ansible/test/cache
 LAB_INVENTORY := $(BUILD)/lab/inventory.yml
 REPORT_DIR := $(BUILD)/reports
 
-.PHONY: bootstrap demo lab lab-absent test sanity lint units integration molecule bench docs clean
+.PHONY: bootstrap demo lab lab-absent test sanity lint units fuzz integration molecule bench docs clean
 
 bootstrap:
 	@tools/bootstrap.sh
@@ -36,7 +36,7 @@ lab-absent: bootstrap
 
 ## Everything CI runs.
 test: bootstrap
-	$(MAKE) sanity lint units integration molecule
+	$(MAKE) sanity lint units fuzz integration molecule
 
 sanity:
 	@mkdir -p $(PIP_CACHE) $(SANITY_DIR)
@@ -54,6 +54,10 @@ lint:
 
 units:
 	pytest -q tests/unit
+
+## Every parser fuzzed (bounded examples); a campaign: make fuzz TRACEKIT_FUZZ_EXAMPLES=20000 TRACEKIT_FUZZ_RANDOM=1
+fuzz:
+	pytest -q -p no:cacheprovider tests/fuzz
 
 integration:
 	pytest -q tests/integration

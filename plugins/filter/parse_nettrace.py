@@ -85,28 +85,26 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel.nettrace_parse import NettraceParseError, parse
+from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel.nettrace_parse import parse
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import validate_filter_args
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.parse_guard import call_parser
 
 
-def parse_nettrace(data, lenient=False, drop_reasons=None):
+def _text_of(data):
     if isinstance(data, dict):
         for key in ("table", "stdout"):
             if isinstance(data.get(key), str):
-                data = data[key]
-                break
-        else:
-            raise AnsibleFilterError("parse_nettrace: a dict input needs a 'table' or 'stdout' string, got keys %s"
-                                     % sorted(data))
+                return data[key]
+        raise AnsibleFilterError("parse_nettrace: a dict input needs a 'table' or 'stdout' string, got keys %s"
+                                 % sorted(str(key) for key in data))
     if not isinstance(data, (str, list)):
         raise AnsibleFilterError("parse_nettrace: expected text or a list of lines, got %s" % type(data).__name__)
-    if not isinstance(lenient, bool):
-        raise AnsibleFilterError("parse_nettrace: lenient must be true or false, got %r" % (lenient,))
-    if drop_reasons is not None and not isinstance(drop_reasons, dict):
-        raise AnsibleFilterError("parse_nettrace: drop_reasons must be a dict of code to name")
-    try:
-        return parse(data, lenient=lenient, drop_reasons=drop_reasons)
-    except NettraceParseError as exc:
-        raise AnsibleFilterError("parse_nettrace: %s" % exc)
+    return data
+
+
+def parse_nettrace(data, **kwargs):
+    args = validate_filter_args("parse_nettrace", DOCUMENTATION, _text_of(data), kwargs)
+    return call_parser("parse_nettrace", parse, args["_input"], lenient=args["lenient"], drop_reasons=args["drop_reasons"])
 
 
 class FilterModule(object):

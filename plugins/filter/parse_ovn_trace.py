@@ -116,17 +116,20 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.trace_parser import parse_ovn_trace as _parse
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import validate_filter_args
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.parse_guard import call_parser
 
 
 def parse_ovn_trace(text):
-    """Parse ovn-trace output; raise AnsibleFilterError on input that is not text."""
+    """Parse ovn-trace output; every failure is an AnsibleFilterError naming what was wrong."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     if not isinstance(text, str):
         raise AnsibleFilterError(
             "parse_ovn_trace expects the text ovn-trace printed (a string, e.g. result.stdout), got %s"
             % type(text).__name__)
-    return _parse(text)
+    args = validate_filter_args("parse_ovn_trace", DOCUMENTATION, text, {})
+    return call_parser("parse_ovn_trace", _parse, args["_input"])
 
 
 class FilterModule(object):

@@ -54,18 +54,30 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.show_parsers import parse_vpp_errors, vpp_errors_delta
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import VppParseError
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import validate_filter_args
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.parse_guard import call_parser
 
 
-def parse_vpp_errors_filter(text, since=None):
-    try:
-        rows = parse_vpp_errors(text)
-        if since is None:
-            return rows
-        before = since if isinstance(since, list) else parse_vpp_errors(since)
-        return vpp_errors_delta(before, rows)
-    except VppParseError as exc:
-        raise AnsibleFilterError("parse_vpp_errors: %s" % exc)
+def _text(text):
+    # the parser's own message for what is not text (the argument spec would turn a list into its repr)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not isinstance(text, str):
+        raise AnsibleFilterError("parse_vpp_errors: show errors output must be a string, got %s" % type(text).__name__)
+    return text
+
+
+def _parse(text, since):
+    rows = parse_vpp_errors(text)
+    if since is None:
+        return rows
+    before = since if isinstance(since, list) else parse_vpp_errors(since)
+    return vpp_errors_delta(before, rows)
+
+
+def parse_vpp_errors_filter(text, **kwargs):
+    args = validate_filter_args("parse_vpp_errors", DOCUMENTATION, _text(text), kwargs)
+    return call_parser("parse_vpp_errors", _parse, args["_input"], args["since"])
 
 
 class FilterModule(object):

@@ -43,14 +43,22 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.show_parsers import parse_vpp_interfaces
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import VppParseError
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import validate_filter_args
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.parse_guard import call_parser
 
 
-def parse_vpp_interfaces_filter(text):
-    try:
-        return parse_vpp_interfaces(text)
-    except VppParseError as exc:
-        raise AnsibleFilterError("parse_vpp_interfaces: %s" % exc)
+def _text(text):
+    # the parser's own message for what is not text (the argument spec would turn a list into its repr)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not isinstance(text, str):
+        raise AnsibleFilterError("parse_vpp_interfaces: show interface output must be a string, got %s" % type(text).__name__)
+    return text
+
+
+def parse_vpp_interfaces_filter(text, **kwargs):
+    args = validate_filter_args("parse_vpp_interfaces", DOCUMENTATION, _text(text), kwargs)
+    return call_parser("parse_vpp_interfaces", parse_vpp_interfaces, args["_input"])
 
 
 class FilterModule(object):

@@ -47,14 +47,22 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.show_parsers import parse_vpp_runtime
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import VppParseError
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import validate_filter_args
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.parse_guard import call_parser
 
 
-def parse_vpp_runtime_filter(text):
-    try:
-        return parse_vpp_runtime(text)
-    except VppParseError as exc:
-        raise AnsibleFilterError("parse_vpp_runtime: %s" % exc)
+def _text(text):
+    # the parser's own message for what is not text (the argument spec would turn a list into its repr)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not isinstance(text, str):
+        raise AnsibleFilterError("parse_vpp_runtime: show runtime output must be a string, got %s" % type(text).__name__)
+    return text
+
+
+def parse_vpp_runtime_filter(text, **kwargs):
+    args = validate_filter_args("parse_vpp_runtime", DOCUMENTATION, _text(text), kwargs)
+    return call_parser("parse_vpp_runtime", parse_vpp_runtime, args["_input"])
 
 
 class FilterModule(object):

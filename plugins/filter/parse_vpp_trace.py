@@ -76,21 +76,28 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import (
-    VppParseError,
-    parse_vpp_trace,
-    select_packets,
-)
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import parse_vpp_trace, select_packets
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import validate_filter_args
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.parse_guard import call_parser
 
 
-def parse_vpp_trace_filter(text, flow_filter=None):
-    try:
-        parsed = parse_vpp_trace(text)
-        if flow_filter:
-            parsed = select_packets(parsed, flow_filter)
-        return parsed
-    except VppParseError as exc:
-        raise AnsibleFilterError("parse_vpp_trace: %s" % exc)
+def _text(text):
+    # the parser's own message for what is not text (the argument spec would turn a list into its repr)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not isinstance(text, str):
+        raise AnsibleFilterError("parse_vpp_trace: show trace output must be a string, got %s" % type(text).__name__)
+    return text
+
+
+def _parse(text, flow_filter):
+    parsed = parse_vpp_trace(text)
+    return select_packets(parsed, flow_filter) if flow_filter else parsed
+
+
+def parse_vpp_trace_filter(text, **kwargs):
+    args = validate_filter_args("parse_vpp_trace", DOCUMENTATION, _text(text), kwargs)
+    return call_parser("parse_vpp_trace", _parse, args["_input"], args["flow_filter"])
 
 
 class FilterModule(object):

@@ -48,16 +48,20 @@ _value:
   type: dict
 """
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import vpp_drop_point
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import validate_filter_args
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.parse_guard import call_parser
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import VppParseError, vpp_drop_point
+
+def _options(name, parsed, kwargs):
+    """The options checked against DOCUMENTATION; the input itself is checked by the function, whose message
+    says what it expects."""
+    return validate_filter_args(name, DOCUMENTATION, parsed if isinstance(parsed, dict) else {}, kwargs)
 
 
-def vpp_drop_point_filter(parsed, node=None, flow_filter=None):
-    try:
-        return vpp_drop_point(parsed, node=node, flow_filter=flow_filter)
-    except VppParseError as exc:
-        raise AnsibleFilterError("vpp_drop_point: %s" % exc)
+def vpp_drop_point_filter(parsed, **kwargs):
+    args = _options("vpp_drop_point", parsed, kwargs)
+    return call_parser("vpp_drop_point", vpp_drop_point, parsed, node=args["node"], flow_filter=args["flow_filter"])
 
 
 class FilterModule(object):

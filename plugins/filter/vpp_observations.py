@@ -57,16 +57,21 @@ _value:
   elements: dict
 """
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import vpp_observations
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import validate_filter_args
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.parse_guard import call_parser
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import VppParseError, vpp_observations
+
+def _options(name, parsed, kwargs):
+    """The options checked against DOCUMENTATION; the input itself is checked by the function, whose message
+    says what it expects."""
+    return validate_filter_args(name, DOCUMENTATION, parsed if isinstance(parsed, dict) else {}, kwargs)
 
 
-def vpp_observations_filter(parsed, node=None, flow_filter=None, time_offset=None):
-    try:
-        return vpp_observations(parsed, node=node, flow_filter=flow_filter, time_offset=time_offset)
-    except VppParseError as exc:
-        raise AnsibleFilterError("vpp_observations: %s" % exc)
+def vpp_observations_filter(parsed, **kwargs):
+    args = _options("vpp_observations", parsed, kwargs)
+    return call_parser("vpp_observations", vpp_observations, parsed, node=args["node"], flow_filter=args["flow_filter"],
+                       time_offset=args["time_offset"])
 
 
 class FilterModule(object):

@@ -46,7 +46,11 @@ ovn-detrace does (logical flow uuid prefix -> Logical_Flow -> external_ids stage
 contract (``Received``, ``Forwarded``, ``Delivered``, ``Dropped``, ``Rejected``).
 
 The parser is a table of compiled verbose regexes (one per line kind, ``LINE_TEMPLATES``) applied once
-per line, so its run time is linear in the input. The detailed format's nesting is recovered from
+per line, each anchored and free of quantifiers that could share a character (key=value arguments and
+``log(...)`` actions are scanned, not searched), so its run time is linear in the input whatever the input.
+A line longer than ``MAX_LINE`` characters, or a table number or priority longer than ``MAX_DIGITS``
+digits, raises ``OvnTraceParseError`` naming the line; text that is not a string raises
+``OvnTraceInputError`` (also a ``TypeError``). Both derive from the collection's ``TracekitError``. The detailed format's nesting is recovered from
 indentation as ovn-trace prints it (a node's children are indented further, except a last child that
 has children of its own); the summary and minimal formats nest with braces.
 """
@@ -57,6 +61,23 @@ __metaclass__ = type
 
 import gc
 import re
+
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
+
+
+class OvnTraceParseError(TracekitError, ValueError):
+    """The text breaks a bound of the ovn-trace grammar; the message names the line."""
+
+
+class OvnTraceInputError(OvnTraceParseError, TypeError):
+    """What was given is not text (or not a parsed trace, for the helpers)."""
+
+
+# Bounds on one line and one number: ovn-trace prints nothing near them.
+MAX_LINE = 1 << 20
+MAX_DIGITS = 20
+# Warnings of one kind kept (the rest are counted): a damaged text must not grow the result without bound.
+MAX_WARNINGS = 20
 
 VERDICTS = ("delivered", "dropped", "rejected", "error", "partial")
 
@@ -80,17 +101,17 @@ LINE_TEMPLATES = (
     {"name": "pipeline", "getval": re.compile(r"""
         ^(?P<pipeline>ingress|egress|multicast)
         \((?P<args>.*)\)
-        \s*(?P<brace>\{)?\s*$""", re.X)},
+        [ \t]*(?P<brace>\{)?$""", re.X)},
     {"name": "table", "getval": re.compile(r"""
-        ^(?P<table>\d+)\.\s+
+        ^(?P<table>[0-9]+)\.\s+
         (?:(?P<stage>[A-Za-z][\w.-]*)(?:\s\((?P<source>[^()]*)\))?:\s
           |\((?P<source_only>[^()]*)\):\s)?
-        (?:(?P<match>.*),\spriority\s(?P<priority>-?\d+)(?:,\suuid\s(?P<uuid>[0-9a-fA-F]+))?
+        (?:(?P<match>.*),\spriority\s(?P<priority>-?[0-9]+)(?:,\suuid\s(?P<uuid>[0-9a-fA-F]+))?
           |(?P<rest>.*))$""", re.X)},
     {"name": "output", "getval": re.compile(r"""
         ^/\*\s*output\sto\s"(?P<port>(?:[^"\\]|\\.)*)",\stype\s"(?P<type>[^"]*)"\s*\*/;?$""", re.X)},
     {"name": "omitting", "getval": re.compile(r"""
-        ^/\*\s*omitting\soutput\sbecause\s(?P<why>.*?)\.?\s*\*/;?$""", re.X)},
+        ^/\*\s*omitting\soutput\sbecause\s(?P<why>.*)\*/;?$""", re.X)},
     {"name": "redirect", "getval": re.compile(r"""
         ^/\*\s*Replacing\stype\s"(?P<type>[^"]*)"\soutport\s"(?P<port>[^"]*)"
         \swith\sdistributed\sport\s"(?P<to>[^"]*)"\.\s*\*/;?$""", re.X)},
@@ -120,13 +141,15 @@ LINE_TEMPLATES = (
 _T = dict((t["name"], t["getval"]) for t in LINE_TEMPLATES)
 
 # Regexes applied to a piece of a line already classified.
-_RE_KV = re.compile(r"""(?P<key>[\w-]+)\s*=\s*(?:"(?P<q>(?:[^"\\]|\\.)*)"|(?P<v>[^,\s)]*))""", re.X)
+# key=value: a key starts where a word starts (no rescan of the same word from each of its characters).
+_RE_KEY = re.compile(r"""(?<![\w-])(?P<key>[\w-]+)\s*=\s*""", re.X)
+_RE_QUOTED = re.compile(r'"(?P<q>(?:[^"\\]|\\.)*)"')
+_RE_BARE = re.compile(r"""[^,\s)]*""")
 _RE_NO_MATCH = re.compile(r"""^no\smatch(?:\s\((?P<why>[^)]*)\))?$""", re.X)
-_RE_LOG_ACTION = re.compile(r"""\blog\((?P<args>[^;]*)\)""", re.X)
 _RE_BLOCKED = re.compile(r"""(?P<what>ct_(?:label|mark)\.blocked\s*=\s*1\b|ct_(?:label|mark)\s*=\s*0x1/0x1\b)""", re.X)
 _RE_VERDICT_SET = re.compile(r"""\breg8\[(?P<bit>1[78])\]\s*=\s*1\b""", re.X)
 _RE_VERDICT_MATCH = re.compile(r"""\breg8\[(?P<bit>1[78])\]\s*==\s*1\b""", re.X)
-_RE_LABEL = re.compile(r"""(?:\bct_label\.label\s*=\s*|^reg3\s*=\s*)(?P<label>\d+|0x[0-9a-fA-F]+)\b""", re.X)
+_RE_LABEL = re.compile(r"""(?:\bct_label\.label\s*=\s*|^reg3\s*=\s*)(?P<label>[0-9]+|0x[0-9a-fA-F]+)\b""", re.X)
 _RE_ACL_STAGE = re.compile(r"""^l[sr]_(?:in|out)_acl(?!_hint)(?:_\w+)?$""", re.X)
 _RE_CONTINUE = re.compile(r"""^(?:next\b|output\b|ct_next\b|ct_lb\w*|ct_[ds]nat\w*|ct_commit_nat\b|ct_commit_to_zone\b
                               |clone\s*\{|select\(|handle_\w+|trigger_event|reject\s*\{|tcp_reset\s*\{|icmp[46]\s*\{
@@ -155,15 +178,61 @@ class _Frame:
         self.own_hop = False
 
 
+def _bounded_int(text, what):
+    digits = text.lstrip("-")
+    if len(digits) > MAX_DIGITS:
+        raise OvnTraceParseError("%s has %d digits: ovn-trace prints at most %d" % (what, len(digits), MAX_DIGITS))
+    return int(text)
+
+
 def _unquote(value):
     return value.replace('\\"', '"').replace("\\\\", "\\")
 
 
+def _key_values(args):
+    """(key, value) pairs of ``key=value, key="quoted value"`` text, in one left-to-right pass."""
+    pos = 0
+    unterminated = False
+    end = len(args)
+    while pos < end:
+        km = _RE_KEY.search(args, pos)
+        if km is None:
+            return
+        pos = km.end()
+        qm = None
+        if not unterminated and args.startswith('"', pos):
+            qm = _RE_QUOTED.match(args, pos)
+            # Once a quote has no end, no later quote has one either (the scans agree from there on).
+            unterminated = qm is None
+        if qm is not None:
+            yield km.group("key"), _unquote(qm.group("q"))
+        else:
+            qm = _RE_BARE.match(args, pos)
+            yield km.group("key"), qm.group(0)
+        pos = max(qm.end(), pos)
+
+
+def _log_args(text):
+    """The arguments of the first ``log(...)`` of an action that has its closing parenthesis before ``;``."""
+    pos = 0
+    while True:
+        pos = text.find("log(", pos)
+        if pos < 0:
+            return None
+        if pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] == "_"):
+            stop = text.find(";", pos)
+            stop = len(text) if stop < 0 else stop
+            close = text.rfind(")", pos + 4, stop)
+            if close >= 0:
+                return text[pos + 4:close]
+            pos = stop  # every later log( before this ';' lacks a ')' as well
+        pos += 1
+
+
 def _pipeline_args(args):
     out = {}
-    for m in _RE_KV.finditer(args):
-        value = m.group("q")
-        out[m.group("key")] = _unquote(value) if value is not None else m.group("v")
+    for key, value in _key_values(args):
+        out[key] = value
     if not out and args.strip():
         # ingress(ls=name) without '=' is not ovn-trace's, but a bare name is the datapath.
         out["dp"] = args.strip().strip('"')
@@ -193,7 +262,9 @@ class _Trace:
         self.tail_actions = []
         self.tail_ctx = None
         self.known = 0
-        self.unknown = []
+        self.unknown = 0
+        self.first_unknown = None
+        self.warned = {}
         self.unclosed = False
 
     # -- helpers -----------------------------------------------------------------------------------
@@ -214,6 +285,13 @@ class _Trace:
     def current_hop(self):
         idx = self.stack[-1].last_hop
         return self.hops[idx] if idx is not None else None
+
+    def warn(self, kind, text):
+        """A warning of one kind with the line it is about; past MAX_WARNINGS of a kind, only counted."""
+        seen = self.warned.get(kind, 0) + 1
+        self.warned[kind] = seen
+        if seen <= MAX_WARNINGS:
+            self.warnings.append("%s: %s" % (kind, text[:300]))
 
     def event(self, kind):
         self.known += 1
@@ -275,19 +353,19 @@ class _Trace:
         frame = self.stack[-1]
         table, stage, source, source_only, match, priority, uuid, rest = m.groups()
         ctx = frame.ctx
-        hop = {"datapath": ctx.get("datapath"), "pipeline": ctx.get("pipeline"), "table": int(table),
+        hop = {"datapath": ctx.get("datapath"), "pipeline": ctx.get("pipeline"), "table": _bounded_int(table, "table number"),
                "stage": stage, "priority": None, "match": match, "actions": [], "uuid": None,
                "source": source or source_only, "generated": frame.gen, "openflow": []}
         nm = None
         if priority is not None:
-            hop["priority"] = int(priority)
+            hop["priority"] = _bounded_int(priority, "priority")
             if uuid:
                 hop["uuid"] = uuid.lower()
         else:
             nm = _RE_NO_MATCH.match(rest)
             if nm is None:
                 hop["match"] = rest or None
-                self.warnings.append("table line without priority: %s" % raw_stripped)
+                self.warn("table line without priority", raw_stripped)
         self.hops.append(hop)
         idx = len(self.hops) - 1
         frame.last_hop = idx
@@ -314,9 +392,9 @@ class _Trace:
         if text[0] == "d" and (text == "drop;" or text == "drop"):
             self.drop("explicit", "drop;", frame, frame.last_hop)
         elif text[0] == "l" and text.startswith("log("):
-            lm = _RE_LOG_ACTION.search(text)
-            if lm:
-                entry = _log_action_args(lm.group("args"))
+            args = _log_args(text)
+            if args is not None:
+                entry = _log_action_args(args)
                 entry["_seq"] = self.seq
                 entry["_hop"] = frame.last_hop
                 entry["_gen"] = frame.gen
@@ -367,11 +445,9 @@ class _Trace:
 
 def _log_action_args(args):
     entry = {"name": None, "verdict": None, "severity": None, "meter": None, "direction": None}
-    for m in _RE_KV.finditer(args):
-        key = m.group("key")
+    for key, value in _key_values(args):
         if key in entry:
-            value = m.group("q")
-            entry[key] = _unquote(value) if value is not None else m.group("v")
+            entry[key] = value
     return entry
 
 
@@ -414,7 +490,7 @@ def _detect_format(text):
     return "minimal"
 
 
-def _classify(s):
+def _line_kind(s):
     """Return (name, match) for a stripped line, trying only the templates its first character allows."""
     c = s[0]
     if c.isdigit():
@@ -486,53 +562,57 @@ def _parse_detailed(lines, tr):
     marker_re = _T["format_marker"].match
     on_action = tr.on_action
     not_plain = _NOT_PLAIN
-    for i in range(n):
-        s = stripped[i]
-        if not s:
-            continue
-        c = s[0]
-        if c == "-" and underline(s):
-            continue
-        # A title is followed by a line of dashes; the title's section holds what follows it.
-        nxt = stripped[i + 1] if i + 1 < n else ""
-        title = bool(nxt) and nxt[0] == "-" and underline(nxt) is not None
-        if not title and s[-1] == ";" and c not in not_plain and not s.startswith("cookie="):
-            # Fast path: a plain action line inside the current section.
-            line = lines[i]
-            indent = len(line) - len(line.lstrip())
-            top = stack[-1]
-            if top.threshold is not None and indent >= top.threshold:
-                on_action(s)
+    i = 0
+    try:
+        for i in range(n):
+            s = stripped[i]
+            if not s:
                 continue
-            name, m = "action", None
-        elif c == "#":
-            if tr.flow is None and not tr.hops and not tr.path:
-                fm = flow_re(s)
-                if fm and not marker_re(s):
-                    tr.flow = fm.group("flow")
-            continue
-        else:
-            name, m = _classify(s)
-            line = lines[i]
-            indent = _indent_of(line, s, name, m)
-        if not title and name == "action" and s[-1] != ";" and (
-                _RE_GENERATED_HEADER.match(s) or _RE_CT_HEADER.match(s)):
-            title = True  # a section title whose underline was lost
-        is_head = title or name in ("table", "pipeline")
-        # Close the sections this line is not part of.
-        while len(stack) > 1:
-            top = stack[-1]
-            if top.threshold is None:
-                h = top.indent
-                if indent >= h + 8 or (indent == h + 4 and is_head):
-                    top.threshold = h + 4
-                else:
-                    top.threshold = h
-            if indent < top.threshold:
-                stack.pop()
+            c = s[0]
+            if c == "-" and underline(s):
                 continue
-            break
-        _dispatch(tr, name, m, s, indent, title)
+            # A title is followed by a line of dashes; the title's section holds what follows it.
+            nxt = stripped[i + 1] if i + 1 < n else ""
+            title = bool(nxt) and nxt[0] == "-" and underline(nxt) is not None
+            if not title and s[-1] == ";" and c not in not_plain and not s.startswith("cookie="):
+                # Fast path: a plain action line inside the current section.
+                line = lines[i]
+                indent = len(line) - len(line.lstrip())
+                top = stack[-1]
+                if top.threshold is not None and indent >= top.threshold:
+                    on_action(s)
+                    continue
+                name, m = "action", None
+            elif c == "#":
+                if tr.flow is None and not tr.hops and not tr.path:
+                    fm = flow_re(s)
+                    if fm and not marker_re(s):
+                        tr.flow = fm.group("flow")
+                continue
+            else:
+                name, m = _line_kind(s)
+                line = lines[i]
+                indent = _indent_of(line, s, name, m)
+            if not title and name == "action" and s[-1] != ";" and (
+                    _RE_GENERATED_HEADER.match(s) or _RE_CT_HEADER.match(s)):
+                title = True  # a section title whose underline was lost
+            is_head = title or name in ("table", "pipeline")
+            # Close the sections this line is not part of.
+            while len(stack) > 1:
+                top = stack[-1]
+                if top.threshold is None:
+                    h = top.indent
+                    if indent >= h + 8 or (indent == h + 4 and is_head):
+                        top.threshold = h + 4
+                    else:
+                        top.threshold = h
+                if indent < top.threshold:
+                    stack.pop()
+                    continue
+                break
+            _dispatch(tr, name, m, s, indent, title)
+    except OvnTraceParseError as exc:
+        raise OvnTraceParseError("line %d: %s" % (i + 1, exc))
 
 
 def _dispatch(tr, name, m, s, indent, title):
@@ -547,7 +627,8 @@ def _dispatch(tr, name, m, s, indent, title):
     elif name == "omitting":
         tr.event("omitting")
         frame = tr.stack[-1]
-        tr.drop("loopback", "output omitted: %s" % m.group("why"), frame, frame.last_hop)
+        why = m.group("why").rstrip()
+        tr.drop("loopback", "output omitted: %s" % (why[:-1] if why.endswith(".") else why), frame, frame.last_hop)
     elif name == "redirect":
         tr.event("redirect")
     elif name == "star_error":
@@ -570,44 +651,50 @@ def _dispatch(tr, name, m, s, indent, title):
         tr.on_action(s)
     else:
         # ovn-trace ends every action with ';': anything else is not ovn-trace's.
-        tr.unknown.append(s)
+        tr.unknown += 1
+        if tr.first_unknown is None:
+            tr.first_unknown = s[:200]
 
 
 def _parse_braced(lines, tr):
     """Summary and minimal formats: sections open with 'header {' and close with '};'."""
     stack = tr.stack
     on_action = tr.on_action
-    for line in lines:
-        s = line.strip()
-        if not s:
-            continue
-        c = s[0]
-        if s[-1] == ";" and c not in "/*L}#" and not (c == "o" and s.startswith("output(")) \
-                and not s.startswith("cookie="):
-            on_action(s)  # fast path: a plain action or modification
-            continue
-        if c == "#":
-            if tr.flow is None and not tr.path and not tr.outputs:
-                fm = _T["flow"].match(s)
-                if fm and not _T["format_marker"].match(s):
-                    tr.flow = fm.group("flow")
-            continue
-        if s.endswith("{") and len(s) > 1:
-            header = s[:-1].rstrip()
-            pm = _T["pipeline"].match(header)
-            if pm:
-                tr.on_pipeline(pm, 0)
-            else:
-                tr.on_section(header, 0)
-            continue
-        name, m = _classify(s)
-        if name == "close":
-            if len(stack) > 1:
-                stack.pop()
-            else:
-                tr.warnings.append("unbalanced closing brace")
-            continue
-        _dispatch(tr, name, m, s, 0, False)
+    i = 0
+    try:
+        for i, line in enumerate(lines):
+            s = line.strip()
+            if not s:
+                continue
+            c = s[0]
+            if s[-1] == ";" and c not in "/*L}#" and not (c == "o" and s.startswith("output(")) \
+                    and not s.startswith("cookie="):
+                on_action(s)  # fast path: a plain action or modification
+                continue
+            if c == "#":
+                if tr.flow is None and not tr.path and not tr.outputs:
+                    fm = _T["flow"].match(s)
+                    if fm and not _T["format_marker"].match(s):
+                        tr.flow = fm.group("flow")
+                continue
+            if s.endswith("{") and len(s) > 1:
+                header = s[:-1].rstrip()
+                pm = _T["pipeline"].match(header)
+                if pm:
+                    tr.on_pipeline(pm, 0)
+                else:
+                    tr.on_section(header, 0)
+                continue
+            name, m = _line_kind(s)
+            if name == "close":
+                if len(stack) > 1:
+                    stack.pop()
+                else:
+                    tr.warn("unbalanced closing brace", s)
+                continue
+            _dispatch(tr, name, m, s, 0, False)
+    except OvnTraceParseError as exc:
+        raise OvnTraceParseError("line %d: %s" % (i + 1, exc))
     if len(stack) > 1:
         tr.warnings.append("%d section(s) not closed: the text may be cut short" % (len(stack) - 1))
         tr.unclosed = True
@@ -736,84 +823,100 @@ def _pipeline_end_reason(tr, hop_index):
     return "pipeline_end", "pipeline ends after %s (no next or output)" % where
 
 
-def _finish(tr, fmt):
-    fatal = bool(tr.fatal)
-    orig_gen = None
-    drop = None
-    verdict = None
-    replies = [g for g in tr.generated if g["kind"] in REPLY_KINDS and g["_in"] is None]
-    requests = [g for g in tr.generated if g["kind"] in REQUEST_KINDS and g["_in"] is None]
-    orig_drops = [d for d in tr.drops if d["_gen"] is orig_gen]
-    seen_any = bool(tr.hops or tr.path or tr.outputs or tr.generated or tr.drops or tr.logs
-                    or tr.log_actions or tr.last_action)
+def _rejected(tr, g):
+    """A reply (tcp_reset, icmp4/6, sctp_abort) was built instead of the packet."""
+    ctx = {"datapath": g["datapath"], "pipeline": g["_pipeline"]}
+    drop = _drop_record(tr, "reject", "%s sent instead of the packet" % g["kind"], g["_hop"], ctx, g["_seq"] + 1, None)
+    if drop["acl"] is not None and drop["kind"] == "reject":
+        drop["reason"] = "ACL reject: " + drop["reason"]
+    return "rejected", drop
 
-    if fatal and not (tr.hops or tr.path or tr.outputs):
-        verdict = "error"
-    elif tr.unknown and tr.known == 0:
-        verdict = "partial"
-    elif tr.outputs:
-        verdict = "delivered"
-    elif replies:
-        g = replies[0]
-        verdict = "rejected"
-        hop_index = g["_hop"]
-        ctx = {"datapath": g["datapath"], "pipeline": g["_pipeline"]}
-        drop = _drop_record(tr, "reject", "%s sent instead of the packet" % g["kind"], hop_index, ctx,
-                            g["_seq"] + 1, None)
-        if drop["acl"] is not None and drop["kind"] == "reject":
-            drop["reason"] = "ACL reject: " + drop["reason"]
-    elif requests:
-        g = requests[0]
-        verdict = "dropped"
-        hop_index = g["_hop"]
-        ctx = {"datapath": g["datapath"], "pipeline": g["_pipeline"]}
-        what = "ARP" if g["kind"] == "arp" else "neighbour solicitation"
-        drop = _drop_record(tr, "arp_pending", "next hop MAC unknown: %s request sent, packet held until it is resolved"
-                            % what, hop_index, ctx, g["_seq"], None, acl_search=False)
-    elif orig_drops:
-        # A multicast copy omitted at its own inport is expected; prefer the drop of another copy.
-        real = [d for d in orig_drops if d["kind"] != "loopback"]
-        d = (real or orig_drops)[0]
-        verdict = "dropped"
-        drop = _drop_record(tr, d["kind"], d["reason"], d["_hop"], d["_ctx"], d["_seq"], None)
-    elif not seen_any:
-        verdict = "partial"
-        if fmt == "minimal" and tr.flow is not None:
-            verdict = "dropped"
-            drop = _drop_record(tr, "pipeline_end", "no output: the minimal trace shows no delivery", None, None,
-                                tr.seq, None, acl_search=False)
+
+def _held_for_next_hop(tr, g):
+    """A router asked for the next hop's MAC (arp, nd_ns) instead of forwarding: the packet goes no further."""
+    ctx = {"datapath": g["datapath"], "pipeline": g["_pipeline"]}
+    what = "ARP" if g["kind"] == "arp" else "neighbour solicitation"
+    return "dropped", _drop_record(tr, "arp_pending", "next hop MAC unknown: %s request sent, packet held until it is "
+                                   "resolved" % what, g["_hop"], ctx, g["_seq"], None, acl_search=False)
+
+
+def _met_a_drop(tr, orig_drops):
+    """The original packet met a drop; a multicast copy omitted at its own inport is expected, so the drop of
+    another copy is preferred."""
+    real = [d for d in orig_drops if d["kind"] != "loopback"]
+    d = (real or orig_drops)[0]
+    return "dropped", _drop_record(tr, d["kind"], d["reason"], d["_hop"], d["_ctx"], d["_seq"], None)
+
+
+def _nothing_recognised(tr, fmt):
+    """No trace line at all: partial, except a minimal trace of a flow, which prints nothing for a drop."""
+    if fmt == "minimal" and tr.flow is not None:
+        return "dropped", _drop_record(tr, "pipeline_end", "no output: the minimal trace shows no delivery", None, None,
+                                       tr.seq, None, acl_search=False)
+    return "partial", None
+
+
+def _text_stops_early(tr, fmt):
+    """True when the text ends where the packet still goes on (a fragment), not where its pipeline ends."""
+    if fmt == "minimal":
+        return tr.unclosed
+    dangling = tr.last_event in ("handoff", "pipeline", "section", "unsupported") or tr.unclosed
+    return dangling or bool(_RE_CONTINUE.match(tr.last_action or "") and tr.last_event == "action")
+
+
+def _pipeline_ended(tr, fmt):
+    """The packet neither left nor met an explicit drop, and its pipeline simply ends (an ACL verdict without
+    next;, a ct_commit of a blocked connection): dropped after the last hop of the original packet."""
+    hop_index = next((idx for idx in range(len(tr.hops) - 1, -1, -1) if tr.hops[idx]["generated"] is None), None)
+    if fmt == "minimal":
+        kind, reason = "pipeline_end", "no output: the minimal trace shows no delivery"
+        acl_logs = [e for e in tr.log_actions if (e.get("verdict") or "") in ("drop", "reject")]
+        if acl_logs:
+            kind, reason = "acl", "ACL verdict: %s" % acl_logs[-1]["verdict"]
     else:
-        # The packet neither left nor met an explicit drop: either the text stops early or the
-        # pipeline simply ends (an ACL verdict without next;, a ct_commit of a blocked connection).
-        last = tr.last_action or ""
-        dangling = tr.last_event in ("handoff", "pipeline", "section", "unsupported") or tr.unclosed
-        if fmt == "minimal":
-            dangling = tr.unclosed
-        if dangling or (fmt != "minimal" and _RE_CONTINUE.match(last) and tr.last_event == "action"):
-            verdict = "partial"
-        else:
-            verdict = "dropped"
-            hop_index = None
-            for idx in range(len(tr.hops) - 1, -1, -1):
-                if tr.hops[idx]["generated"] is None:
-                    hop_index = idx
-                    break
-            if fmt == "minimal":
-                kind, reason = "pipeline_end", "no output: the minimal trace shows no delivery"
-                acl_logs = [e for e in tr.log_actions if (e.get("verdict") or "") in ("drop", "reject")]
-                if acl_logs:
-                    kind, reason = "acl", "ACL verdict: %s" % acl_logs[-1]["verdict"]
-            else:
-                kind, reason = _pipeline_end_reason(tr, hop_index)
-            ctx = tr.tail_ctx or (tr.stack[-1].ctx if tr.stack else {})
-            if hop_index is not None:
-                ctx = {"datapath": tr.hops[hop_index]["datapath"], "pipeline": tr.hops[hop_index]["pipeline"]}
-            drop = _drop_record(tr, kind, reason, hop_index, ctx, tr.seq, None)
-            if kind == "acl":
-                drop["kind"] = "acl"
+        kind, reason = _pipeline_end_reason(tr, hop_index)
+    ctx = tr.tail_ctx or (tr.stack[-1].ctx if tr.stack else {})
+    if hop_index is not None:
+        ctx = {"datapath": tr.hops[hop_index]["datapath"], "pipeline": tr.hops[hop_index]["pipeline"]}
+    drop = _drop_record(tr, kind, reason, hop_index, ctx, tr.seq, None)
+    if kind == "acl":
+        drop["kind"] = "acl"
+    return "dropped", drop
 
+
+def _verdict(tr, fmt):
+    """(verdict, drop) from what the lines said, in order of precedence."""
+    if tr.fatal and not (tr.hops or tr.path or tr.outputs):
+        return "error", None
+    if tr.unknown and tr.known == 0:
+        return "partial", None
+    if tr.outputs:
+        return "delivered", None
+    replies = [g for g in tr.generated if g["kind"] in REPLY_KINDS and g["_in"] is None]
+    if replies:
+        return _rejected(tr, replies[0])
+    requests = [g for g in tr.generated if g["kind"] in REQUEST_KINDS and g["_in"] is None]
+    if requests:
+        return _held_for_next_hop(tr, requests[0])
+    orig_drops = [d for d in tr.drops if d["_gen"] is None]
+    if orig_drops:
+        return _met_a_drop(tr, orig_drops)
+    if not (tr.hops or tr.path or tr.outputs or tr.generated or tr.drops or tr.logs or tr.log_actions or tr.last_action):
+        return _nothing_recognised(tr, fmt)
+    if _text_stops_early(tr, fmt):
+        return "partial", None
+    return _pipeline_ended(tr, fmt)
+
+
+def _finish(tr, fmt):
+    """The public dict (see the module docstring) of what the lines said."""
+    verdict, drop = _verdict(tr, fmt)
     generated = [{"kind": g["kind"], "datapath": g["datapath"], "stage": g["stage"], "uuid": g["uuid"],
                   "outputs": g["outputs"]} for g in tr.generated]
+    warnings = tr.warnings
+    for kind, seen in sorted(tr.warned.items()):
+        if seen > MAX_WARNINGS:
+            warnings.append("%d more '%s' warning(s) not listed" % (seen - MAX_WARNINGS, kind))
     return {
         "format": fmt,
         "flow": tr.flow,
@@ -825,8 +928,17 @@ def _finish(tr, fmt):
         "drop": drop,
         "logs": tr.logs,
         "errors": tr.errors,
-        "warnings": tr.warnings,
+        "warnings": warnings,
     }
+
+
+def _check_line_lengths(lines):
+    if max(map(len, lines), default=0) <= MAX_LINE:
+        return
+    for number, line in enumerate(lines, 1):
+        if len(line) > MAX_LINE:
+            raise OvnTraceParseError("line %d is %d characters long (tabs expanded): ovn-trace prints no line longer "
+                                     "than %d, so this is not its output (or it is damaged)" % (number, len(line), MAX_LINE))
 
 
 def _looks_like_ofproto_trace(text):
@@ -840,8 +952,9 @@ def parse_ovn_trace(text):
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     if not isinstance(text, str):
-        raise TypeError("ovn-trace output must be a string, got %s" % type(text).__name__)
+        raise OvnTraceInputError("ovn-trace output must be a string, got %s" % type(text).__name__)
     lines = text.expandtabs(8).splitlines()
+    _check_line_lengths(lines)
     formats = None
     head, parts = _split_all(lines) if "# Detailed trace." in text or "# Summary trace." in text \
         or "# Minimal trace." in text else (lines, {})
@@ -864,10 +977,7 @@ def parse_ovn_trace(text):
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        if fmt == "detailed":
-            _parse_detailed(body, tr)
-        else:
-            _parse_braced(body, tr)
+        (_parse_detailed if fmt == "detailed" else _parse_braced)(body, tr)
         result = _finish(tr, fmt)
     finally:
         if gc_was_enabled:
@@ -876,7 +986,7 @@ def parse_ovn_trace(text):
         result["formats"] = formats
     if tr.unknown:
         result["warnings"].append("%d line(s) not recognised as ovn-trace output, first: %s"
-                                  % (len(tr.unknown), tr.unknown[0][:200]))
+                                  % (tr.unknown, tr.first_unknown))
     if not text.strip():
         result["warnings"].append("empty input: no ovn-trace output to parse")
     elif result["verdict"] == "partial" and not (tr.hops or tr.path or tr.outputs or tr.generated):
@@ -890,7 +1000,7 @@ def acl_hints(parsed):
     Returns None when the trace shows no ACL decision.
     """
     if not isinstance(parsed, dict):
-        raise TypeError("acl_hints expects the dict returned by parse_ovn_trace")
+        raise OvnTraceInputError("acl_hints expects the dict returned by parse_ovn_trace")
     drop = parsed.get("drop") or {}
     acl = drop.get("acl")
     if not acl:
@@ -923,7 +1033,7 @@ def _observation(node, action, reason, datapath=None, **extra):
 def ovn_observations(parsed, node=None):
     """Observations (Received, Forwarded, Delivered, Dropped, Rejected) for the original packet."""
     if not isinstance(parsed, dict) or "verdict" not in parsed:
-        raise TypeError("ovn_observations expects the dict returned by parse_ovn_trace")
+        raise OvnTraceInputError("ovn_observations expects the dict returned by parse_ovn_trace")
     obs = []
     path = [p for p in parsed.get("path") or [] if p.get("generated") is None]
     if path:

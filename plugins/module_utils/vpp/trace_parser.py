@@ -40,36 +40,83 @@ except ImportError:  # pragma: no cover - Python 2 controllers are not supported
 
 
 class VppParseError(TracekitError, ValueError):
-    """The text is not VPP CLI output of the expected kind; the message says what was found instead."""
+    """The text is not VPP CLI output of the expected kind, or breaks a bound; the message names the line."""
+
+
+# Bounds on what one line and one number may be: VPP prints nothing near them, and they keep a damaged or
+# hostile text from costing more than linear time or building absurd values.
+MAX_LINE = 1 << 20
+MAX_DIGITS = 20
+MAX_TIMESTAMP = 64
+
+
+def check_line_lengths(lines, what, limit=MAX_LINE):
+    """Raise VppParseError naming the first line longer than ``limit`` characters."""
+    if max(map(len, lines), default=0) <= limit:
+        return
+    for line_number, line in enumerate(lines, 1):
+        if len(line) > limit:
+            raise VppParseError("%s line %d is %d characters long: VPP prints no line longer than %d here, so this "
+                                "is not its output (or it is damaged)" % (what, line_number, len(line), limit))
+
+
+def number(text, what, where=None):
+    """int of a run of ASCII digits (optionally signed), at most MAX_DIGITS of them; VppParseError otherwise."""
+    digits = text[1:] if text[:1] in "+-" else text
+    prefix = where + ": " if where else ""
+    if not digits or not digits.isdigit() or not digits.isascii():
+        raise VppParseError("%s%s %r is not a number" % (prefix, what, text[:40]))
+    if len(digits) > MAX_DIGITS:
+        raise VppParseError("%s%s has %d digits: VPP prints at most %d" % (prefix, what, len(digits), MAX_DIGITS))
+    return int(text)
 
 
 FATES = ("delivered", "dropped", "punted", "local", "truncated")
 
-_TS = (r"(?P<time>\d+:\d{2}:\d{2}:\d{1,9}"                                 # relative h:m:s:usec
-       r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?"               # datetime (26.x)
-       r"|\d{9,}\.\d+)")                                                    # unix seconds (26.x)
+_TS = (r"(?P<time>[0-9]+:[0-9]{2}:[0-9]{2}:[0-9]{1,9}"                                 # relative h:m:s:usec
+       r"|[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"      # datetime (26.x)
+       r"|[0-9]{9,}\.[0-9]+)")                                                        # unix seconds (26.x)
 
-# One entry per kind of structural line: (name, compiled regex). The entries are joined into one regex, tried
-# only on lines whose first non-blank character can start one of them; the lines between two structural
-# lines are the detail of the node record opened by the first one.
+# One entry per kind of structural line: (name, the characters it can start with, compiled regex matched
+# against the whole line without its blanks). Every pattern is anchored and has no two quantifiers that
+# can share a character, so a match costs time linear in the line. The lines between two structural lines
+# are the detail of the node record opened by the first one.
 TRACE_LINE_KINDS = (
     # "Limiting display ..." may be glued to the next thread's header (VPP prints no newline after it)
-    ("thread", re.compile(
-        r"""(?P<pre>Limiting[^\n-]*)?-{3,}[ \t]*(?:Start[ ]of[ ]thread|Thread)[ \t]+(?P<thread>\d+)[ \t]*(?P<thread_name>[^\n]*?)[ \t]*(?:-{3,})?""",
-        re.X)),
-    ("limit", re.compile(r"""Limiting[ ]display[ ]to[ ](?P<max>\d+)[ ]packets[^\n]*""", re.X)),
-    ("empty", re.compile(r"""No[ ]packets[ ]in[ ]trace[ ]buffer""", re.X)),
-    ("packet", re.compile(r"""Packet[ \t]+(?P<index>\d+)[ \t]*:?""", re.X)),
-    ("node", re.compile(_TS + r"""[ \t]*:[ \t]+(?P<node>[A-Za-z0-9_][^\s]*)""", re.X)),
+    ("thread", "-L", re.compile(
+        r"""(?P<pre>Limiting[^-]*)?-{3,}[ \t]*(?:Start[ ]of[ ]thread|Thread)[ \t]+(?P<thread>[0-9]+)(?P<tail>.*)""", re.X)),
+    ("limit", "L", re.compile(r"""Limiting[ ]display[ ]to[ ](?P<max>[0-9]+)[ ]packets.*""", re.X)),
+    ("empty", "N", re.compile(r"""No[ ]packets[ ]in[ ]trace[ ]buffer""", re.X)),
+    ("packet", "P", re.compile(r"""Packet[ \t]+(?P<index>[0-9]+)[ \t]*:?""", re.X)),
+    ("node", "0123456789", re.compile(_TS + r"""[ \t]*:[ \t]+(?P<node>[A-Za-z0-9_][^\s]*)""", re.X)),
 )
-
-_STRUCTURE = re.compile(
-    r"[ \t]*(?:" + "|".join("(?P<k_%s>%s)" % (name, rx.pattern) for name, rx in TRACE_LINE_KINDS) + r")[ \t]*$",
-    re.X,
-)
+_LIMIT = TRACE_LINE_KINDS[1][2]
 _MAX_STRUCTURE_LINE = 1024
 # The first character (after indentation) of every structural line: other lines are not tried at all.
-_STRUCTURE_FIRST = frozenset("0123456789PLN-")
+_STRUCTURE_FIRST = frozenset("".join(first for _name, first, _rx in TRACE_LINE_KINDS))
+_KINDS_BY_FIRST = dict((c, tuple((name, rx) for name, first, rx in TRACE_LINE_KINDS if c in first))
+                       for c in _STRUCTURE_FIRST)
+
+
+def structural_line(line):
+    """(kind, match) when the line opens a thread, a packet or a node record (or is a limit or empty
+    marker), else (None, None)."""
+    s = line.strip(" \t")
+    for name, rx in _KINDS_BY_FIRST.get(s[:1], ()):
+        m = rx.fullmatch(s)
+        if m:
+            return name, m
+    return None, None
+
+
+def _thread_name(tail):
+    """The name after ``Thread N``: blanks and a closing run of three or more dashes removed."""
+    name = tail.strip(" \t")
+    bare = name.rstrip("-")
+    if len(name) - len(bare) >= 3:
+        name = bare.rstrip(" \t")
+    return name or None
+
 
 # Detail grammar: lines of the per-node text that carry facts about the packet (same table form; each
 # entry matches after the newline and indentation of a detail line).
@@ -89,14 +136,15 @@ DETAIL_KINDS = (
 _DETAIL = re.compile(r"\n[ \t]*(?:" + "|".join(
     "(?P<d_%s>%s)" % (name, rx.pattern.replace("(?P<", "(?P<%s_" % name)) for name, rx in DETAIL_KINDS) + ")", re.X)
 
-_DROP_REASON = re.compile(r"^\s*(?P<node>[^\s:][^\s]*?):[ \t]+(?P<reason>\S[^\n]*?)\s*$")
+# Matched against the stripped first detail line: the reason runs to its end (no lazy group before blanks).
+_DROP_REASON = re.compile(r"(?P<node>[^\s:][^\s]*?):[ \t]+(?P<reason>\S.*)")
 _RX_IF = re.compile(r"^\s*rx:(?P<ifname>\S+)\s*$")
-_SW_IF_INDEX = re.compile(r"sw[_-]if[_-]index[ :]+(?P<idx>\d+)")
-_RX_QUEUE = re.compile(r"^\s*(?P<ifname>\S+) rx queue \d+")
+_SW_IF_INDEX = re.compile(r"sw[_-]if[_-]index[ :]+(?P<idx>[0-9]+)")
+_RX_QUEUE = re.compile(r"^\s*(?P<ifname>\S+) rx queue [0-9]")
 _HANDOFF_NODE = re.compile(r"handoff|-hoff$")
-_HANDOFF = re.compile(r"HANDED-OFF: from thread (?P<thread>\d+) trace index (?P<index>\d+)")
+_HANDOFF = re.compile(r"HANDED-OFF: from thread (?P<thread>[0-9]+) trace index (?P<index>[0-9]+)")
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$")
-_VLAN = re.compile(r"802\.1(?:q|ad) vlan (?P<vlan>\d+)")
+_VLAN = re.compile(r"802\.1(?:q|ad) vlan (?P<vlan>[0-9]+)")
 _BLANK_LINE = re.compile(r"\n[ \t]*(?=\n)")
 
 _DROP_NODES = frozenset(("error-drop", "drop"))
@@ -153,7 +201,7 @@ def timestamp_seconds(value):
         main, _sep, frac = value.replace(" ", "T").partition(".")
         whole = calendar.timegm(_time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
         return whole + (float("0." + frac) if frac else 0.0)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -178,14 +226,15 @@ def _headers_in_detail(detail):
             if _MAC.match(a) and _MAC.match(b):
                 if l2 is None:
                     vlan = _VLAN.search(m.group("arrow_rest"))
-                    l2 = (a.lower(), b.lower(), label.upper(), int(vlan.group("vlan")) if vlan else None)
+                    l2 = (a.lower(), b.lower(), label.upper(), number(vlan.group("vlan"), "vlan") if vlan else None)
                 current = None
             elif a.isdigit() and b.isdigit():
                 proto = label.lower()
+                ports = number(a, "%s port" % proto), number(b, "%s port" % proto)
                 if current is not None and current[4] is None and proto == current[1]:
-                    current[4], current[5] = int(a), int(b)
+                    current[4], current[5] = ports
                 elif current is None and proto in ("tcp", "udp", "sctp"):
-                    current = [None, proto, None, None, int(a), int(b), None, None]
+                    current = [None, proto, None, None, ports[0], ports[1], None, None]
                     flows.append(current)
             elif _is_ip(a) and _is_ip(b):
                 current = [6 if ":" in a else 4, label.lower(), a, b, None, None, None, None]
@@ -264,101 +313,133 @@ def _node_role(name, roles):
     return found
 
 
-def _classify(packet, cache=None, roles=None):
-    """Fill fate, drop_node, drop_reason, output_interface and the other derived fields of a packet."""
-    nodes = packet["nodes"]
-    cache = {} if cache is None else cache
-    roles = {} if roles is None else roles
-    flows = []
-    l2 = None
-    drops = []
-    outputs = []
-    last_local = None
-    local_reply = False
-    icmp_error = False
-    last_output_pos = None
-    last_processing_pos = None
-    sw_if_index = None
-    rx_interface = None
+class _PathFacts:
+    """What one walk along a packet's node records finds: headers, drops, outputs, local delivery."""
+
+    __slots__ = ("flows", "l2", "drops", "outputs", "last_local", "local_reply", "icmp_error", "last_output_pos",
+                 "last_processing_pos", "sw_if_index", "rx_interface")
+
+    def __init__(self):
+        self.flows = []
+        self.l2 = None
+        self.drops = []
+        self.outputs = []
+        self.last_local = None
+        self.local_reply = False
+        self.icmp_error = False
+        self.last_output_pos = None
+        self.last_processing_pos = None
+        self.sw_if_index = None
+        self.rx_interface = None
+
+
+def _note_headers(facts, detail, cache):
+    if "->" in detail:
+        found = cache.get(detail) or _headers_cached(detail, cache)
+        facts.flows.extend(found[0])
+        if facts.l2 is None:
+            facts.l2 = found[1]
+    if facts.sw_if_index is None and "if" in detail:
+        sw = _SW_IF_INDEX.search(detail)
+        if sw:
+            facts.sw_if_index = number(sw.group("idx"), "sw_if_index")
+
+
+def _note_drop(facts, role, detail):
+    """An error-drop/drop (or punt) record: 19.04+ prints rx:<interface> first, the reason in the next record."""
+    kind = "punted" if role == _ROLE_PUNT else "dropped"
+    rx = _RX_IF.match(detail)
+    if rx:
+        facts.rx_interface = facts.rx_interface or rx.group("ifname")
+        facts.drops.append({"kind": kind, "node": None, "reason": None})
+        return
+    reason = _DROP_REASON.fullmatch(detail.split("\n", 1)[0].strip()) if detail else None
+    drops = facts.drops
+    if drops and drops[-1]["reason"] is None and drops[-1]["kind"] == kind:
+        entry = drops[-1]
+    else:
+        entry = {"kind": kind, "node": None, "reason": None}
+        drops.append(entry)
+    if reason:
+        entry["node"], entry["reason"] = reason.group("node"), reason.group("reason")
+
+
+def _note_receive(facts, name, detail):
+    rxq = _RX_QUEUE.match(detail)
+    if rxq:
+        facts.rx_interface = rxq.group("ifname")
+    elif name == "tapcli-rx" and detail and " " not in detail.strip():
+        facts.rx_interface = detail.strip()
+
+
+def _note_forwarding(facts, pos, name, detail, role, is_local, answers):
+    """Local delivery, VPP's own answers and interface outputs along the path."""
+    if is_local:
+        facts.last_local = pos
+    if answers:
+        if _ICMP_ERROR.match(name):
+            facts.icmp_error = True
+        else:
+            facts.local_reply = True
+    if role != _ROLE_OUTPUT:
+        if role != _ROLE_DROP_FEATURE:
+            facts.last_processing_pos = pos
+        return
+    ifname = _interface_of_output(name, detail)
+    if ifname is None:
+        facts.last_processing_pos = pos
+        return
+    if not facts.outputs or facts.outputs[-1] != ifname:
+        facts.outputs.append(ifname)
+    facts.last_output_pos = pos
+
+
+def _walk_path(nodes, cache, roles):
+    facts = _PathFacts()
     for pos, rec in enumerate(nodes):
         name, detail = rec["node"], rec["detail"]
-        if "->" in detail:
-            found = cache.get(detail) or _headers_cached(detail, cache)
-            flows.extend(found[0])
-            if l2 is None:
-                l2 = found[1]
-        if sw_if_index is None and "if" in detail:
-            sw = _SW_IF_INDEX.search(detail)
-            if sw:
-                sw_if_index = int(sw.group("idx"))
+        _note_headers(facts, detail, cache)
         role, is_local, answers = roles.get(name) or _node_role(name, roles)
         if role == _ROLE_DROP or role == _ROLE_PUNT:
-            kind = "punted" if role == _ROLE_PUNT else "dropped"
-            rx = _RX_IF.match(detail)
-            if rx:
-                # 19.04+: error-drop shows the receiving interface, the next "drop" record the reason.
-                rx_interface = rx_interface or rx.group("ifname")
-                drops.append({"kind": kind, "node": None, "reason": None})
-                continue
-            reason = _DROP_REASON.match(detail.split("\n", 1)[0]) if detail else None
-            if drops and drops[-1]["reason"] is None and drops[-1]["kind"] == kind:
-                entry = drops[-1]
-            else:
-                entry = {"kind": kind, "node": None, "reason": None}
-                drops.append(entry)
-            if reason:
-                entry["node"], entry["reason"] = reason.group("node"), reason.group("reason")
+            _note_drop(facts, role, detail)
             continue
         if pos == 0 and _DEVICE_INPUT.match(name):
-            rxq = _RX_QUEUE.match(detail)
-            if rxq:
-                rx_interface = rxq.group("ifname")
-            elif name == "tapcli-rx" and detail and " " not in detail.strip():
-                rx_interface = detail.strip()
-        if is_local:
-            last_local = pos
-        if answers:
-            if _ICMP_ERROR.match(name):
-                icmp_error = True
-            else:
-                local_reply = True
-        if role != _ROLE_OUTPUT:
-            if role != _ROLE_DROP_FEATURE:
-                last_processing_pos = pos
-            continue
-        ifname = _interface_of_output(name, detail)
-        if ifname is None:
-            last_processing_pos = pos
-            continue
-        if not outputs or outputs[-1] != ifname:
-            outputs.append(ifname)
-        last_output_pos = pos
+            _note_receive(facts, name, detail)
+        _note_forwarding(facts, pos, name, detail, role, is_local, answers)
+    return facts
 
-    # Delivered: an interface output/tx record comes after the last processing node (a BVI output such as
-    # loop0-output followed by l2-input is not the end of the path).
-    delivered = last_output_pos is not None and (last_processing_pos is None or last_output_pos > last_processing_pos)
+
+def _fate(facts, nodes):
+    """(fate, the drop entry that decided it or None). An interface output record after the last processing
+    node means delivered (a BVI output such as loop0-output followed by l2-input is not the end of the path)."""
+    delivered = facts.last_output_pos is not None and (
+        facts.last_processing_pos is None or facts.last_output_pos > facts.last_processing_pos)
+    drops = facts.drops
     terminal_drop = next((d for d in reversed(drops) if d["reason"] is not None), drops[-1] if drops else None)
     if terminal_drop is not None:
-        fate = terminal_drop["kind"]
-    elif nodes and nodes[-1]["node"].endswith("-drop"):
-        fate = "dropped"
-    elif local_reply or (last_local is not None and not delivered):
-        fate = "local"
-    elif delivered:
-        fate = "delivered"
-    else:
-        fate = "truncated"
-    if fate == "dropped" and terminal_drop is None:
-        drop_node, drop_reason = nodes[-1]["node"], None
-    else:
-        drop_node = terminal_drop["node"] if terminal_drop else None
-        drop_reason = terminal_drop["reason"] if terminal_drop else None
-        if terminal_drop is not None and drop_node is None:
-            # error-drop/punt printed its rx:<interface> but the trace ends before the reason: name the node
-            # that sent the packet there (the last one before it that is not a drop node).
-            drop_node = next((rec["node"] for rec in reversed(nodes)
-                              if rec["node"] not in _DROP_NODES and rec["node"] not in _PUNT_NODES), None)
+        return terminal_drop["kind"], terminal_drop
+    if nodes and nodes[-1]["node"].endswith("-drop"):
+        return "dropped", None
+    if facts.local_reply or (facts.last_local is not None and not delivered):
+        return "local", None
+    return ("delivered" if delivered else "truncated"), None
 
+
+def _drop_point(fate, terminal_drop, nodes):
+    """(drop_node, drop_reason) of a packet."""
+    if fate == "dropped" and terminal_drop is None:
+        return nodes[-1]["node"], None
+    if terminal_drop is None:
+        return None, None
+    if terminal_drop["node"] is None:
+        # error-drop/punt printed its rx:<interface> but the trace ends before the reason: name the node
+        # that sent the packet there (the last one before it that is not a drop node).
+        return next((rec["node"] for rec in reversed(nodes)
+                     if rec["node"] not in _DROP_NODES and rec["node"] not in _PUNT_NODES), None), None
+    return terminal_drop["node"], terminal_drop["reason"]
+
+
+def _distinct_flows(flows):
     unique = []
     seen = set()
     for flow in flows:
@@ -366,20 +447,43 @@ def _classify(packet, cache=None, roles=None):
         if key not in seen:
             seen.add(key)
             unique.append(dict(zip(FLOW_KEYS, flow)))
+    return unique
+
+
+def _handoff_origin(nodes):
+    for rec in nodes:
+        if rec["node"] == "handoff_trace":
+            ho = _HANDOFF.search(rec["detail"])
+            if ho:
+                return {"thread": number(ho.group("thread"), "HANDED-OFF thread"),
+                        "trace_index": number(ho.group("index"), "HANDED-OFF trace index")}
+            return None
+    return None
+
+
+def derive_packet_fate(packet, cache=None, roles=None):
+    """Fill fate, drop_node, drop_reason, output_interface, flows and the other derived fields of a packet
+    from its node records; return the packet."""
+    nodes = packet["nodes"]
+    facts = _walk_path(nodes, {} if cache is None else cache, {} if roles is None else roles)
+    fate, terminal_drop = _fate(facts, nodes)
+    drop_node, drop_reason = _drop_point(fate, terminal_drop, nodes)
+    unique = _distinct_flows(facts.flows)
     first = dict(unique[0]) if unique else {}
-    if l2 is not None:
-        first.update(zip(("src_mac", "dst_mac", "ethertype", "vlan"), l2))
+    if facts.l2 is not None:
+        first.update(zip(("src_mac", "dst_mac", "ethertype", "vlan"), facts.l2))
+    outputs = facts.outputs
     packet.update({
         "fate": fate,
         "drop_node": drop_node,
         "drop_reason": drop_reason,
         "output_interface": outputs[-1] if outputs else None,
         "output_interfaces": outputs,
-        "rx_interface": rx_interface,
-        "sw_if_index": sw_if_index,
+        "rx_interface": facts.rx_interface,
+        "sw_if_index": facts.sw_if_index,
         "flow": first or None,
         "flows": unique,
-        "icmp_error_sent": bool(icmp_error and outputs and fate in ("dropped", "punted")),
+        "icmp_error_sent": bool(facts.icmp_error and outputs and fate in ("dropped", "punted")),
         # the trace ends in a handoff node: the packet went on in another thread's trace (see handoff_from there)
         "handed_off": bool(fate == "truncated" and nodes and _HANDOFF_NODE.search(nodes[-1]["node"])),
         "path": [rec["node"] for rec in nodes],
@@ -431,116 +535,142 @@ def parse_vpp_trace(text):
             gc.enable()
 
 
-def _parse_vpp_trace(text):
-    """Parse ``show trace`` text; return ``{packets, threads, summary, limited, limit, timestamp_format}``.
-
-    Raises VppParseError when ``text`` is not a string, or is non-empty text in which no thread header,
-    packet header, node record or ``No packets in trace buffer`` line can be found.
-    """
+def _trace_lines(text):
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     if not isinstance(text, str):
         raise VppParseError("show trace output must be a string, got %s" % type(text).__name__)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    check_line_lengths(lines, "show trace")
+    return text, lines
 
-    packets = []
-    threads = []
-    thread, thread_name = 0, None
-    thread_entry = None
-    limit = None
-    packet = None
-    node = None
-    start = 0
-    found = False
-    ignored = 0
-    ts_format = None
-    device_input = _DEVICE_INPUT.match
-    structure = _STRUCTURE.match
+
+class _TraceScan:
+    """The state of one pass over the structural lines of a trace: threads, packets, the open node record."""
+
+    def __init__(self, lines):
+        self.lines = lines
+        self.packets = []
+        self.packet_lines = []  # line number of each packet's first record, for error messages
+        self.threads = []
+        self.thread, self.thread_name = 0, None
+        self.thread_entry = None
+        self.limit = None
+        self.packet = None
+        self.node = None
+        self.start = 0
+        self.previous = -1  # the last structural line
+        self.found = False
+        self.ignored = 0
+
+    def close_record(self, end):
+        """The detail of the open node record is every line up to ``end``; lines before ``end`` that belong
+        to no record are counted as ignored."""
+        if self.node is not None:
+            lines, start = self.lines, self.start
+            self.node["detail"] = lines[start].strip() if end - start == 1 else _detail_text(lines, start, end)
+            self.node = None
+        elif end > self.previous + 1:
+            self.ignored += _count_noise(self.lines, self.previous + 1, end)
+
+    def open_packet(self, index, line_number):
+        self.packet = _new_packet(self.thread, self.thread_name, index)
+        self.packets.append(self.packet)
+        self.packet_lines.append(line_number)
+        if self.thread_entry is None:
+            self.thread_entry = _new_thread(self.threads, self.thread, self.thread_name)
+        self.thread_entry["packets"] += 1
+
+    def on_node(self, m, i):
+        name = m.group("node")
+        if len(m.group("time")) > MAX_TIMESTAMP:
+            raise VppParseError("show trace line %d: a timestamp of %d characters (VPP prints at most %d)"
+                                % (i + 1, len(m.group("time")), MAX_TIMESTAMP))
+        packet = self.packet
+        if packet is None or (packet["index"] is None and packet["nodes"] and _DEVICE_INPUT.match(name)):
+            self.open_packet(None, i + 1)
+        self.node = {"time": m.group("time"), "node": name, "detail": ""}
+        self.start = i + 1
+        self.packet["nodes"].append(self.node)
+
+    def on_packet(self, m, i):
+        self.open_packet(number(m.group("index"), "packet number", "show trace line %d" % (i + 1)), i + 1)
+
+    def on_thread(self, m, i):
+        where = "show trace line %d" % (i + 1)
+        if m.group("pre"):
+            lim = _LIMIT.search(m.group("pre"))
+            if lim:
+                self.limit = number(lim.group("max"), "display limit", where)
+        self.thread = number(m.group("thread"), "thread number", where)
+        self.thread_name = _thread_name(m.group("tail"))
+        self.thread_entry = _new_thread(self.threads, self.thread, self.thread_name)
+        self.packet = None
+
+    def on_limit(self, m, i):
+        self.limit = number(m.group("max"), "display limit", "show trace line %d" % (i + 1))
+        self.packet = None
+
+    def on_empty(self, _m, _i):
+        if self.thread_entry is None:
+            self.thread_entry = _new_thread(self.threads, self.thread, self.thread_name)
+        self.thread_entry["no_packets"] = True
+        self.packet = None
+
+
+def _scan_structure(lines):
+    """One pass over the lines that can be structural (a C-speed filter on their first character; structural
+    lines are short, so a longer line is detail)."""
+    scan = _TraceScan(lines)
+    handlers = {"node": scan.on_node, "packet": scan.on_packet, "thread": scan.on_thread, "limit": scan.on_limit,
+                "empty": scan.on_empty}
     first_chars = _STRUCTURE_FIRST
     lstrip = str.lstrip
-    # Only lines whose first non-blank character can start a structural line are tried (a C-speed filter).
-    # Structural lines are short; a longer line is detail (this also bounds the regex work on odd input).
     candidates = [i for i, line in enumerate(lines) if lstrip(line)[:1] in first_chars and len(line) < _MAX_STRUCTURE_LINE]
-    previous = -1  # the last structural line
     for i in candidates:
-        m = structure(lines[i])
-        if m is None:
+        kind, m = structural_line(lines[i])
+        if kind is None:
             continue
-        kind = m.lastgroup
-        if node is not None:
-            node["detail"] = lines[start].strip() if i - start == 1 else _detail_text(lines, start, i)
-            node = None
-        elif i > previous + 1:
-            ignored += _count_noise(lines, previous + 1, i)
-        previous = i
-        found = True
-        if kind == "k_node":
-            name = m.group("node")
-            if packet is None or (packet["index"] is None and packet["nodes"] and device_input(name)):
-                packet = _new_packet(thread, thread_name, None)
-                packets.append(packet)
-                if thread_entry is None:
-                    thread_entry = _new_thread(threads, thread, thread_name)
-                thread_entry["packets"] += 1
-            node = {"time": m.group("time"), "node": name, "detail": ""}
-            start = i + 1
-            packet["nodes"].append(node)
-        elif kind == "k_packet":
-            packet = _new_packet(thread, thread_name, int(m.group("index")))
-            packets.append(packet)
-            if thread_entry is None:
-                thread_entry = _new_thread(threads, thread, thread_name)
-            thread_entry["packets"] += 1
-        elif kind == "k_thread":
-            if m.group("pre"):
-                lim = TRACE_LINE_KINDS[1][1].search(m.group("pre"))
-                if lim:
-                    limit = int(lim.group("max"))
-            thread = int(m.group("thread"))
-            thread_name = m.group("thread_name") or None
-            thread_entry = _new_thread(threads, thread, thread_name)
-            packet = None
-        elif kind == "k_limit":
-            limit = int(m.group("max"))
-            packet = None
-        else:  # k_empty
-            if thread_entry is None:
-                thread_entry = _new_thread(threads, thread, thread_name)
-            thread_entry["no_packets"] = True
-            packet = None
-    if node is not None:
-        node["detail"] = _detail_text(lines, start, len(lines))
-    elif len(lines) > previous + 1:
-        ignored += _count_noise(lines, previous + 1, len(lines))
-    for packet in packets:
-        if packet["nodes"]:
-            ts_format = timestamp_format(packet["nodes"][0]["time"])
-            break
+        scan.close_record(i)
+        scan.previous = i
+        scan.found = True
+        handlers[kind](m, i)
+    scan.close_record(len(lines))
+    return scan
 
-    if not found and text.strip():
+
+def _parse_vpp_trace(text):
+    """Parse ``show trace`` text; return ``{packets, threads, summary, limited, limit, timestamp_format}``.
+
+    Raises VppParseError when ``text`` is not a string, is non-empty text in which no thread header, packet
+    header, node record or ``No packets in trace buffer`` line can be found, or breaks a bound (a line longer
+    than MAX_LINE, a number longer than MAX_DIGITS digits); the message names the line.
+    """
+    text, lines = _trace_lines(text)
+    scan = _scan_structure(lines)
+    if not scan.found and text.strip():
         first = next(line for line in lines if line.strip())
         raise VppParseError(
             "text is not VPP 'show trace' output: no thread header, 'Packet N' line, '<time>: <node>' record or "
             "'No packets in trace buffer' found (first line: %r)" % first.strip()[:120])
-
+    packets = scan.packets
     cache = {}
     roles = {}
-    for packet in packets:
-        _classify(packet, cache, roles)
-        for rec in packet["nodes"]:
-            if rec["node"] == "handoff_trace":
-                ho = _HANDOFF.search(rec["detail"])
-                if ho:
-                    packet["handoff_from"] = {"thread": int(ho.group("thread")), "trace_index": int(ho.group("index"))}
-                break
+    for packet, line_number in zip(packets, scan.packet_lines):
+        try:
+            derive_packet_fate(packet, cache, roles)
+            packet["handoff_from"] = _handoff_origin(packet["nodes"])
+        except VppParseError as exc:
+            raise VppParseError("show trace packet starting at line %d: %s" % (line_number, exc))
+    ts_format = next((timestamp_format(p["nodes"][0]["time"]) for p in packets if p["nodes"]), None)
     return {
         "packets": packets,
-        "threads": threads,
+        "threads": scan.threads,
         "summary": summarize(packets),
-        "limited": limit is not None,
-        "limit": limit,
+        "limited": scan.limit is not None,
+        "limit": scan.limit,
         "timestamp_format": ts_format,
-        "ignored_lines": ignored,
+        "ignored_lines": scan.ignored,
     }
 
 

@@ -27,7 +27,7 @@ import time
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.cli_runner import CliError, CliRunner, run_argv
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.show_parsers import parse_vpp_errors, vpp_errors_delta
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.show_parsers import error_totals, parse_vpp_errors, vpp_errors_delta
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import (
     VppParseError, parse_vpp_trace, vpp_observations)
 
@@ -219,13 +219,8 @@ class StateStore(object):
 
 
 def _totals(rows):
-    totals = {}
-    for row in rows or []:
-        if row.get("thread") == "total":
-            continue
-        key = (row.get("node"), row.get("reason"))
-        totals[key] = totals.get(key, 0) + int(row.get("count") or 0)
-    return totals
+    # the same summer as the parser's delta: per-thread rows, or the Total: section when it is all there is
+    return error_totals(rows)[0]
 
 
 def errors_delta(before, after):

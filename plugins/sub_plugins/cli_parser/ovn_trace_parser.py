@@ -46,6 +46,4 @@ EXAMPLES = r"""
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ovn.trace_parser import parse_ovn_trace
 from ansible_collections.netdiag.tracekit.plugins.plugin_utils.cli_parser import text_parser
 
-# Any exception from the parser means text it could not read: report it as cli_parse's error, not a traceback.
-CliParser = text_parser("netdiag.tracekit.ovn_trace", "the text ovn-trace printed", lambda text, _args: parse_ovn_trace(text),
-                        (Exception,))
+CliParser = text_parser("netdiag.tracekit.ovn_trace", "the text ovn-trace printed", lambda text, _args: parse_ovn_trace(text))

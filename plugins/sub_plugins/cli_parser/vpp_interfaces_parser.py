@@ -38,7 +38,6 @@ EXAMPLES = r"""
 """
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.show_parsers import parse_vpp_interfaces
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import VppParseError
 from ansible_collections.netdiag.tracekit.plugins.plugin_utils.cli_parser import text_parser
 
-CliParser = text_parser("netdiag.tracekit.vpp_interfaces", "the 'show interface' output", lambda text, _args: parse_vpp_interfaces(text), (VppParseError,))
+CliParser = text_parser("netdiag.tracekit.vpp_interfaces", "the 'show interface' output", lambda text, _args: parse_vpp_interfaces(text))

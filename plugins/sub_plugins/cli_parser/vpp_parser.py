@@ -61,6 +61,8 @@ _VPPCTL = re.compile(r"^\s*(?:\S*/)?vppctl(?:\s+-s\s+\S+)?\s+")
 
 def parser_for(command):
     """The parse function for a VPP CLI command, or raise VppParseError naming the supported commands."""
+    if command is not None and not isinstance(command, str):
+        raise VppParseError("netdiag.tracekit.vpp needs the command as text, got %s" % type(command).__name__)
     cmd = _VPPCTL.sub("", command or "").strip().strip("'\"").strip()
     for _what, rx, func in COMMANDS:
         if rx.match(cmd):
@@ -74,4 +76,4 @@ def _parse(text, task_args):
     return parser_for(command)(text)
 
 
-CliParser = text_parser("netdiag.tracekit.vpp", "the command's output", _parse, (VppParseError,))
+CliParser = text_parser("netdiag.tracekit.vpp", "the command's output", _parse)

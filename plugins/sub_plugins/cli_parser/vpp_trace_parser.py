@@ -37,7 +37,7 @@ EXAMPLES = r"""
     set_fact: vpp_trace
 """
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import VppParseError, parse_vpp_trace
+from ansible_collections.netdiag.tracekit.plugins.module_utils.vpp.trace_parser import parse_vpp_trace
 from ansible_collections.netdiag.tracekit.plugins.plugin_utils.cli_parser import text_parser
 
-CliParser = text_parser("netdiag.tracekit.vpp_trace", "the 'show trace' output", lambda text, _args: parse_vpp_trace(text), (VppParseError,))
+CliParser = text_parser("netdiag.tracekit.vpp_trace", "the 'show trace' output", lambda text, _args: parse_vpp_trace(text))
