@@ -323,5 +323,6 @@ def test_our_decoder_reads_softflowd(tmp_path):
         ("192.0.2.11", 5353, "198.51.100.53", 53, 17, 2, 96, 0, 4),
         ("198.51.100.20", 80, "192.0.2.10", 40000, 6, 3, 270, 0x10, 4),
     ]
-    # its options record names the pcap it read, in a fixed 16-octet string field
-    assert [o["interfaceName"] for o in options if "interfaceName" in o] == [pcap[:16]]
+    # its options record names the pcap it read (in a fixed 16-octet string field) and says it samples 1:1
+    assert [(o["interfaceName"], o["samplingPacketInterval"], o["samplingPacketSpace"]) for o in options
+            if "interfaceName" in o] == [(pcap[:16], 1, 0)]
