@@ -80,7 +80,7 @@ def best(runs, count):
 def measure(function, repeat):
     runs = []
     result = None
-    for _ in range(repeat):
+    for _run in range(repeat):
         started = time.perf_counter()
         result = function()
         runs.append(time.perf_counter() - started)
@@ -88,7 +88,7 @@ def measure(function, repeat):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--records", type=int, default=50000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--message-size", type=int, default=1400)

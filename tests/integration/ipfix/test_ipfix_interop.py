@@ -95,7 +95,8 @@ def stop(proc, timeout=10):
             proc.wait(5)
 
 
-def export(port, records=RECORDS):
+def export(port, records=None):
+    records = RECORDS if records is None else records
     with IpfixExporter("127.0.0.1:%d" % port, observation_domain_id=42) as exporter:
         exporter.export(records)
         assert exporter.counters["errors"] == 0
@@ -307,7 +308,7 @@ def test_our_decoder_reads_softflowd(tmp_path):
     options = []
     collector.settimeout(2)
     try:
-        for _ in range(100):
+        for _datagram in range(100):
             result = decoder.decode(collector.recv(65535), ("udp", "softflowd"))
             assert result.rejected == []
             records.extend(result.records)
