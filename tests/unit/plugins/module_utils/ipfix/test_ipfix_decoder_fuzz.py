@@ -15,7 +15,7 @@ from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.decoder imp
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.encoder import MessageEncoder
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.errors import IpfixDecodeError
 
-FUZZ = settings(max_examples=300, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=1000, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
 LIMITS = dict(max_templates_per_source=16, max_sources=4, max_fields_per_source=256)
 
 
