@@ -326,11 +326,12 @@ def dump(netns_path=None, family=None, keep=None, timeout=30.0):
 
 
 def events(duration, netns_path=None, kinds=("NEW", "UPDATE", "DESTROY"), keep=None, max_events=1000000,
-           rcvbuf=8 << 20, ready=None):
-    """Conntrack events for ``duration`` seconds. Returns ``(flows, lost)``.
+           rcvbuf=8 << 20, ready=None, on_batch=None):
+    """Conntrack events for ``duration`` seconds (at most ``max_events``). Returns ``(flows, lost)``.
 
     ``lost`` counts the times the kernel dropped events because the socket buffer was full (ENOBUFS).
-    ``ready`` (a callable) is called once the socket listens, so a caller can start traffic after it.
+    ``ready`` (a callable) is called once the socket listens, so a caller can start traffic after it;
+    ``on_batch`` gets each datagram's kept flows as they arrive (to export while listening).
     """
     groups = 0
     for kind in kinds:
@@ -360,9 +361,23 @@ def events(duration, netns_path=None, kinds=("NEW", "UPDATE", "DESTROY"), keep=N
                         lost += 1
                         continue
                     raise ConntrackError("reading conntrack events failed: %s" % (exc.strerror or exc))
-                for flow in decode_messages(data, events=True)[0]:
-                    if keep is None or keep(flow):
-                        flows.append(flow)
+                batch = [flow for flow in decode_messages(data, events=True)[0] if keep is None or keep(flow)]
+                if batch:
+                    flows.extend(batch)
+                    if on_batch is not None:
+                        on_batch(batch)
     finally:
         sock.close()
     return flows, lost
+
+
+def sysctl(name, netns_path=None):
+    """A net.* sysctl as the namespace at ``netns_path`` sees it (``/proc/sys/net`` follows the opener's
+    namespace), or None when it does not exist there."""
+    path = "/proc/sys/" + name.replace(".", "/")
+    with netns_util.entered(netns_path):
+        try:
+            with open(path) as handle:
+                return handle.read().strip()
+        except (IOError, OSError):
+            return None
