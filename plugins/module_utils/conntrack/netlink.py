@@ -251,8 +251,8 @@ def decode_messages(buf, events=False):
                     flow["dump_interrupted"] = True
                 flows.append(flow)
             pos += (length + 3) & ~3
-    except (struct.error, IndexError) as exc:
-        raise ConntrackError("truncated conntrack netlink message: %s" % exc)
+    except (struct.error, IndexError, ValueError) as exc:
+        raise ConntrackError("malformed or truncated conntrack netlink message: %s" % exc)
     return flows, done
 
 
