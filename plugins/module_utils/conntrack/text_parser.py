@@ -9,7 +9,7 @@ a line raises ConntrackParseError naming the line; a summary line of conntrack-t
 
 Text shows less than netlink: status has UNREPLIED, ASSURED, OFFLOAD and HW_OFFLOAD, and SEEN_REPLY,
 CONFIRMED, SRC_NAT, DST_NAT derived from them and the tuples (how the kernel sets them); the other status
-bits, the conntrack id (without ``-o id``) and the timeout of DESTROY events are not in the text.
+bits and the conntrack id (without ``-o id``) are not in the text.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,7 +31,7 @@ _EVENTS = ("NEW", "UPDATE", "DESTROY")
 _STATES = frozenset(TCP_STATES + SCTP_STATES + ("LISTEN", "SYN_SENT2", "NONE", "REQUEST", "RESPOND", "PARTOPEN",
                                                 "OPEN", "CLOSEREQ", "CLOSING", "TIMEWAIT", "INVALID", "IGNORE"))
 _INT_KEYS = frozenset(("sport", "dport", "type", "code", "id", "packets", "bytes", "mark", "zone", "use",
-                       "delta-time", "secmark", "zone-orig", "zone-reply", "timeout"))
+                       "delta-time", "secmark", "zone-orig", "zone-reply", "timeout", "portid"))
 _TUPLE_KEYS = {"sport": "src_port", "dport": "dst_port", "type": "icmp_type", "code": "icmp_code"}
 _ADDRS = {}
 
@@ -102,6 +102,8 @@ def parse_line(line, lineno=1):
             start = _timestamp(group[6:], lineno)
         elif group.startswith("stop="):
             stop = _timestamp(group[5:], lineno)
+        elif group == "USERSPACE":
+            continue        # conntrack -E: the event came from a program (conntrack -D), not the kernel
         elif group in ("UNTRACKED", "DYING", "CONFIRMED", "SEEN_REPLY", "EXPECTED", "FIXED_TIMEOUT", "TEMPLATE"):
             bits |= _BIT.get(group, 0)
         else:
@@ -172,7 +174,7 @@ def parse_line(line, lineno=1):
             zone = number
         elif key == "helper":
             helper = value
-        elif key in _INT_KEYS or key in ("secctx", "labels", "zone-orig", "zone-reply"):
+        elif key in _INT_KEYS or key in ("secctx", "labels", "progname"):
             continue
         else:
             raise ConntrackParseError("line %d: unknown field %r" % (lineno, key[:40]))
