@@ -24,6 +24,7 @@ import struct
 import time
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common import netns as netns_util
+from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack import layouts
 from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack.errors import ConntrackError
 from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack.flow import (
     TCP_STATES, make_flow, status_names)
@@ -65,6 +66,12 @@ def _addr(raw):
             _ADDR_CACHE.clear()
         _ADDR_CACHE[raw] = text
     return text
+
+
+layouts.set_address_function(_addr)
+# (message length, family) -> compiled layouts seen with that key (at most _MAX_SHAPES; None = not compilable)
+_SHAPES = {}
+_MAX_SHAPES = 4
 
 
 def _tuple(buf, pos, end):
@@ -240,7 +247,19 @@ def decode_messages(buf, events=False):
                     raise ConntrackError("the kernel refused the conntrack request: %s"
                                          % os.strerror(-code))
             elif mtype >> 8 == NFNL_SUBSYS_CTNETLINK and pos + 20 <= pos + length:
-                flow = decode_entry(buf, pos + 20, pos + length, buf[pos + 16])
+                flow = None
+                key = (length, buf[pos + 16])
+                shapes = _SHAPES.get(key)
+                if shapes:
+                    for shape in shapes:
+                        if shape is not None and shape[0](buf, pos + 20) == shape[1]:
+                            flow = shape[3](shape[2](buf, pos + 20))
+                            break
+                if flow is None:
+                    flow = decode_entry(buf, pos + 20, pos + length, buf[pos + 16])
+                    if (shapes is None or len(shapes) < _MAX_SHAPES) and len(_SHAPES) < 4096:
+                        _SHAPES.setdefault(key, []).append(
+                            layouts.compile_layout(buf, pos + 20, pos + length, buf[pos + 16]))
                 if events:
                     msg = mtype & 0xFF
                     if msg == IPCTNL_MSG_CT_DELETE:
