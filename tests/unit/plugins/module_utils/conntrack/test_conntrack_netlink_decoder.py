@@ -126,3 +126,27 @@ def test_fuzz_mutated_entries_only_raise_conntrack_error(edits):
     except ConntrackError:
         return
     assert len(flows) <= 2
+
+
+def test_compiled_layouts_give_what_the_generic_decoder_gives():
+    from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack import netlink
+    icmp6 = (tuple_attr(1, 6, "fd00::1", "fd00::2", 58, icmp=(128, 0, 9))
+             + tuple_attr(2, 6, "fd00::2", "fd00::1", 58, icmp=(129, 0, 9)) + nla(3, struct.pack(">I", 0b1010)))
+    udp_zone = (tuple_attr(1, 4, "10.0.0.1", "10.0.0.2", 17, 5000, 53, zone=4)
+                + tuple_attr(2, 4, "10.0.0.2", "10.0.0.9", 17, 53, 5000, zone=4) + nla(7, struct.pack(">I", 30)))
+    for attrs, family in ((tcp_dnat_entry(), socket.AF_INET), (icmp6, socket.AF_INET6), (udp_zone, socket.AF_INET)):
+        netlink._SHAPES.clear()
+        msg = message(attrs, family)
+        expected = netlink.decode_entry(msg, 20, len(msg), family)
+        first, _ = decode_messages(msg)             # learns the layout
+        assert netlink._SHAPES[(len(msg), family)][0] is not None
+        second, _ = decode_messages(msg)            # uses it
+        assert first == second == [expected]
+    # same length and family, different attributes: the header check sends it to the generic decoder
+    netlink._SHAPES.clear()
+    a = message(tcp_dnat_entry())
+    b = bytearray(a)
+    b[a.index(struct.pack(">I", 431999)) - 2] = 8      # the timeout attribute becomes a mark
+    decode_messages(a)
+    (flow,), _ = decode_messages(bytes(b))
+    assert flow["timeout"] is None and flow["mark"] == 42     # two marks: the generic decoder keeps the last
