@@ -118,10 +118,14 @@ def make_flow(family, proto, orig, reply, status, tcp_state=None, timeout=None, 
     return flow
 
 
+def endpoint_text(addr, port, proto):
+    """``10.0.0.1:80``, ``[fd00::1]:80``, or the bare address for ICMP and a missing port."""
+    if addr is not None and ":" in addr:
+        addr = "[%s]" % addr
+    return addr if port is None or proto in ICMP else "%s:%s" % (addr, port)
+
+
 def tuple_text(tup, proto):
     """``10.0.0.1:40000 -> 10.0.0.2:80`` (IPv6 in brackets), the way observations and messages show a tuple."""
-    def side(addr, port):
-        if addr is not None and ":" in addr:
-            addr = "[%s]" % addr
-        return addr if port is None or proto in ICMP else "%s:%s" % (addr, port)
-    return "%s -> %s" % (side(tup.get("src"), tup.get("src_port")), side(tup.get("dst"), tup.get("dst_port")))
+    return "%s -> %s" % (endpoint_text(tup.get("src"), tup.get("src_port"), proto),
+                         endpoint_text(tup.get("dst"), tup.get("dst_port"), proto))
