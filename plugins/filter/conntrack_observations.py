@@ -20,7 +20,7 @@ description:
   - The entry's state becomes one observation, for example C(TCP SYN_SENT [UNREPLIED], no reply seen) (action
     C(Sent) in the source's namespace, C(Received) elsewhere); a translated tuple becomes a C(Forwarded)
     observation such as C(DNAT 10.96.0.10:80 -> 10.244.2.10:8080 (backend n2-pod1)), whose C(backend) names the
-    endpoint conntrack chose for a service. None is C(Dropped): conntrack does not say where a packet died.
+    endpoint conntrack chose for a service. None is C(Dropped), as conntrack does not say where a packet died.
 options:
   _input:
     description: The C(results) of the looped M(netdiag.tracekit.conntrack_export) task (each with C(item), the namespace).
