@@ -137,10 +137,10 @@ def main():
         count, fill_s = fill(ns, args.entries)
         print("table: %d entries in namespace %s (filled in %.1f s)" % (count, ns, fill_s))
         params = {"collections": COLLECTIONS, "path": "/var/run/netns/%s" % ns, "ns": ns}
-        ours = [measure(OURS % params) for _ in range(RUNS)]
-        plain = [measure(PLAIN_PEER % params) for _ in range(RUNS)]
-        own_text = [measure(OWN_TEXT_PEER % params) for _ in range(RUNS)]
-        bare_s = [bare(ns) for _ in range(RUNS)]
+        ours = [measure(OURS % params) for _run in range(RUNS)]
+        plain = [measure(PLAIN_PEER % params) for _run in range(RUNS)]
+        own_text = [measure(OWN_TEXT_PEER % params) for _run in range(RUNS)]
+        bare_s = [bare(ns) for _run in range(RUNS)]
         for name, samples in (("ours", ours), ("plain peer", plain), ("own text parser", own_text)):
             if any(s["entries"] != count for s in samples):
                 raise SystemExit("%s read %s entries, the table has %d" % (name, [s["entries"] for s in samples], count))

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import need_root, run_module
 
-from conntrack_lab import A4, B4, B6, DEAD_ADDR, SVC4, ConntrackLab, conntrack_text, sh
+from conntrack_lab import B4, B6, DEAD_ADDR, SVC4, ConntrackLab, conntrack_text, sh
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack import netlink
 from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack.text_parser import parse_conntrack

@@ -11,7 +11,8 @@ from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack.text_pa
 
 TEXT = """\
 tcp      6 119 SYN_SENT src=10.244.1.5 dst=10.244.9.9 sport=55038 dport=80 [UNREPLIED] src=10.244.9.9 dst=10.244.1.5 sport=80 dport=55038 mark=0 use=2
-tcp      6 431999 ESTABLISHED src=10.244.1.5 dst=10.96.0.10 sport=39492 dport=80 packets=4 bytes=221 src=10.244.2.10 dst=10.244.1.5 sport=8080 dport=39492 packets=3 bytes=166 [ASSURED] mark=42 use=1
+tcp      6 431999 ESTABLISHED src=10.244.1.5 dst=10.96.0.10 sport=39492 dport=80 packets=4 bytes=221 src=10.244.2.10 dst=10.244.1.5 \
+sport=8080 dport=39492 packets=3 bytes=166 [ASSURED] mark=42 use=1
 udp      17 29 src=fd00::5 dst=fd00::7 sport=49858 dport=7007 src=fd00::7 dst=fd00::5 sport=7007 dport=49858 mark=256 zone=7 use=1
 """
 SYN, SVC, UDP6 = parse_conntrack(TEXT)

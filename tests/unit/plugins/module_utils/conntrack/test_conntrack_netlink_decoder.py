@@ -86,7 +86,7 @@ def test_icmpv6_unreplied_without_accounting_and_destroy_event():
 def test_new_and_update_events_by_flags():
     new = message(tcp_dnat_entry(), flags=0x400 | 0x200)
     update = message(tcp_dnat_entry(), flags=0)
-    flows, _ = decode_messages(new + update, events=True)
+    flows, _done = decode_messages(new + update, events=True)
     assert [f["event"] for f in flows] == ["NEW", "UPDATE"]
 
 
@@ -138,9 +138,9 @@ def test_compiled_layouts_give_what_the_generic_decoder_gives():
         netlink._SHAPES.clear()
         msg = message(attrs, family)
         expected = netlink.decode_entry(msg, 20, len(msg), family)
-        first, _ = decode_messages(msg)             # learns the layout
+        first, _done = decode_messages(msg)             # learns the layout
         assert netlink._SHAPES[(len(msg), family)][0] is not None
-        second, _ = decode_messages(msg)            # uses it
+        second, _done = decode_messages(msg)            # uses it
         assert first == second == [expected]
     # same length and family, different attributes: the header check sends it to the generic decoder
     netlink._SHAPES.clear()
@@ -148,5 +148,5 @@ def test_compiled_layouts_give_what_the_generic_decoder_gives():
     b = bytearray(a)
     b[a.index(struct.pack(">I", 431999)) - 2] = 8      # the timeout attribute becomes a mark
     decode_messages(a)
-    (flow,), _ = decode_messages(bytes(b))
+    (flow,), _done = decode_messages(bytes(b))
     assert flow["timeout"] is None and flow["mark"] == 42     # two marks: the generic decoder keeps the last

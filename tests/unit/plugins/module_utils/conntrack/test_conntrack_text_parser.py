@@ -14,28 +14,40 @@ from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack.errors 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack.text_parser import parse_conntrack
 
 DEFAULT = """\
-tcp      6 119 SYN_SENT src=10.231.0.1 dst=10.231.0.99 sport=55038 dport=80 packets=1 bytes=60 [UNREPLIED] src=10.231.0.99 dst=10.231.0.1 sport=80 dport=55038 packets=0 bytes=0 mark=0 delta-time=0 use=2
-tcp      6 431999 ESTABLISHED src=10.231.0.1 dst=10.96.0.10 sport=39492 dport=80 packets=4 bytes=221 src=10.231.0.2 dst=10.231.0.1 sport=8080 dport=39492 packets=3 bytes=166 [ASSURED] mark=0 delta-time=0 use=1
-udp      17 29 src=10.231.0.1 dst=10.231.0.2 sport=49858 dport=7007 packets=1 bytes=32 src=10.231.0.2 dst=10.231.0.1 sport=7007 dport=49858 packets=1 bytes=32 mark=0 zone=7 delta-time=0 use=1
-icmpv6   58 29 src=fd31::1 dst=fd31::2 type=128 code=0 id=1796 packets=1 bytes=104 src=fd31::2 dst=fd31::1 type=129 code=0 id=1796 packets=1 bytes=104 mark=0 delta-time=0 use=1
+tcp      6 119 SYN_SENT src=10.231.0.1 dst=10.231.0.99 sport=55038 dport=80 packets=1 bytes=60 [UNREPLIED] src=10.231.0.99 dst=10.231.0.1 \
+sport=80 dport=55038 packets=0 bytes=0 mark=0 delta-time=0 use=2
+tcp      6 431999 ESTABLISHED src=10.231.0.1 dst=10.96.0.10 sport=39492 dport=80 packets=4 bytes=221 src=10.231.0.2 dst=10.231.0.1 \
+sport=8080 dport=39492 packets=3 bytes=166 [ASSURED] mark=0 delta-time=0 use=1
+udp      17 29 src=10.231.0.1 dst=10.231.0.2 sport=49858 dport=7007 packets=1 bytes=32 src=10.231.0.2 dst=10.231.0.1 sport=7007 dport=49858 \
+packets=1 bytes=32 mark=0 zone=7 delta-time=0 use=1
+icmpv6   58 29 src=fd31::1 dst=fd31::2 type=128 code=0 id=1796 packets=1 bytes=104 src=fd31::2 dst=fd31::1 type=129 code=0 id=1796 \
+packets=1 bytes=104 mark=0 delta-time=0 use=1
 conntrack v1.4.7 (conntrack-tools): 4 flow entries have been shown.
 """
 
 EXTENDED = """\
-ipv4     2 tcp      6 431999 ESTABLISHED src=10.231.0.1 dst=10.231.0.2 sport=38548 dport=9090 packets=4 bytes=221 src=10.231.0.2 dst=10.231.0.11 sport=9090 dport=38548 packets=3 bytes=166 [ASSURED] mark=0 delta-time=0 [start=Sun Nov 29 19:16:32 2026] use=1 id=4139483437
-ipv4     2 tcp      6 431999 ESTABLISHED src=10.231.0.1 dst=10.231.0.2 sport=44258 dport=8081 packets=4 bytes=221 src=10.231.0.2 dst=10.231.0.1 sport=8081 dport=44258 packets=3 bytes=166 [ASSURED] mark=42 delta-time=0 [start=Sun Nov 29 19:16:32 2026] use=1 id=2133784685
-ipv4     2 icmp     1 29 src=10.231.0.1 dst=10.231.0.2 type=8 code=0 id=1795 packets=1 bytes=84 src=10.231.0.2 dst=10.231.0.1 type=0 code=0 id=1795 packets=1 bytes=84 mark=0 delta-time=0 [start=Sun Nov 29 19:16:32 2026] use=1 id=1187971100
+ipv4     2 tcp      6 431999 ESTABLISHED src=10.231.0.1 dst=10.231.0.2 sport=38548 dport=9090 packets=4 bytes=221 src=10.231.0.2 \
+dst=10.231.0.11 sport=9090 dport=38548 packets=3 bytes=166 [ASSURED] mark=0 delta-time=0 [start=Sun Nov 29 19:16:32 2026] use=1 id=4139483437
+ipv4     2 tcp      6 431999 ESTABLISHED src=10.231.0.1 dst=10.231.0.2 sport=44258 dport=8081 packets=4 bytes=221 src=10.231.0.2 \
+dst=10.231.0.1 sport=8081 dport=44258 packets=3 bytes=166 [ASSURED] mark=42 delta-time=0 [start=Sun Nov 29 19:16:32 2026] use=1 id=2133784685
+ipv4     2 icmp     1 29 src=10.231.0.1 dst=10.231.0.2 type=8 code=0 id=1795 packets=1 bytes=84 src=10.231.0.2 dst=10.231.0.1 type=0 code=0 \
+id=1795 packets=1 bytes=84 mark=0 delta-time=0 [start=Sun Nov 29 19:16:32 2026] use=1 id=1187971100
 ipv6     10 udp      17 29 src=fd31::1 dst=fd31::2 sport=42515 dport=5353 src=fd31::2 dst=fd31::1 sport=5353 dport=42515 mark=0 use=1
 """
 
 PROC = """\
-ipv6     10 udp      17 29 src=fd31:0000:0000:0000:0000:0000:0000:0001 dst=fd31:0000:0000:0000:0000:0000:0000:0002 sport=56961 dport=5353 packets=1 bytes=49 [UNREPLIED] src=fd31:0000:0000:0000:0000:0000:0000:0002 dst=fd31:0000:0000:0000:0000:0000:0000:0001 sport=5353 dport=56961 packets=0 bytes=0 mark=0 zone=0 delta-time=0 use=2
-ipv4     2 tcp      6 59 CLOSE_WAIT src=10.231.0.1 dst=10.231.0.2 sport=34058 dport=8080 packets=4 bytes=216 src=10.231.0.2 dst=10.231.0.1 sport=8080 dport=34058 packets=3 bytes=166 [ASSURED] mark=0 zone=0 delta-time=0 use=2
+ipv6     10 udp      17 29 src=fd31:0000:0000:0000:0000:0000:0000:0001 dst=fd31:0000:0000:0000:0000:0000:0000:0002 sport=56961 dport=5353 \
+packets=1 bytes=49 [UNREPLIED] src=fd31:0000:0000:0000:0000:0000:0000:0002 dst=fd31:0000:0000:0000:0000:0000:0000:0001 sport=5353 \
+dport=56961 packets=0 bytes=0 mark=0 zone=0 delta-time=0 use=2
+ipv4     2 tcp      6 59 CLOSE_WAIT src=10.231.0.1 dst=10.231.0.2 sport=34058 dport=8080 packets=4 bytes=216 src=10.231.0.2 dst=10.231.0.1 \
+sport=8080 dport=34058 packets=3 bytes=166 [ASSURED] mark=0 zone=0 delta-time=0 use=2
 """
 
 EVENTS = """\
-    [NEW] tcp      6 120 SYN_SENT src=10.231.0.1 dst=10.231.0.2 sport=40000 dport=8080 [UNREPLIED] src=10.231.0.2 dst=10.231.0.1 sport=8080 dport=40000
-[DESTROY] tcp      6 src=10.231.0.1 dst=10.231.0.2 sport=40000 dport=8080 packets=6 bytes=333 src=10.231.0.2 dst=10.231.0.1 sport=8080 dport=40000 packets=4 bytes=220 [ASSURED]
+    [NEW] tcp      6 120 SYN_SENT src=10.231.0.1 dst=10.231.0.2 sport=40000 dport=8080 [UNREPLIED] src=10.231.0.2 dst=10.231.0.1 sport=8080 \
+dport=40000
+[DESTROY] tcp      6 src=10.231.0.1 dst=10.231.0.2 sport=40000 dport=8080 packets=6 bytes=333 src=10.231.0.2 dst=10.231.0.1 sport=8080 \
+dport=40000 packets=4 bytes=220 [ASSURED]
 """
 
 
