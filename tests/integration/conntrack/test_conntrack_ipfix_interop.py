@@ -38,7 +38,8 @@ class Nfcapd(object):
         self.folder = str(folder)
         os.makedirs(self.folder)
         self.port = free_udp_port()
-        self.log = open(os.path.join(self.folder, "..", os.path.basename(self.folder) + ".log"), "w")
+        self.log_path = os.path.join(self.folder, "..", os.path.basename(self.folder) + ".log")
+        self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(["nfcapd", "-b", "127.0.0.1", "-p", str(self.port), "-w", self.folder, "-t", "3600"],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         time.sleep(0.8)
@@ -109,6 +110,8 @@ def test_nfdump_reads_the_tuples_and_counters_the_module_exported(lab, tmp_path)
     flows = result["flows"]
     assert len(flows) >= 11 and result["exported"][capd.collector]["records"] == len(flows)
     assert rows == set(expected_row(f) for f in flows)
+    with open(capd.log_path) as handle:
+        assert "Observation domain 5 from: 127.0.0.1" in handle.read()
     # the service flow goes to the backend, as Antrea reports it
     assert ("TCP", "10.231.0.1") == next(r for r in rows if r[3] == "10.231.0.2" and r[4] == "8080")[:2]
 
