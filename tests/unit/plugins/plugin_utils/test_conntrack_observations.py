@@ -39,8 +39,9 @@ def test_state_and_dnat_become_observations_with_the_backend():
 def test_destination_node_shows_the_reply_zone_and_counters():
     dst = {"name": "n2-pod1", "node": "node2", "netns": "lab-n2-pod1", "ip": "10.244.2.10"}
     probe = dict(PROBE, dst="10.244.2.10", dst_port=8080)
-    (obs,), _untracked = conntrack_observations([{"item": "lab-node2", "flows": NODE2}], "node2", probe, SRC, dst,
-                                       netns_endpoints={"lab-n2-pod1": "n2-pod1"}, node_netns="lab-node2")
+    (obs,), _untracked = conntrack_observations(
+        [{"item": "lab-node2", "flows": NODE2}], "node2", probe, SRC, dst,
+        netns_endpoints={"lab-n2-pod1": "n2-pod1"}, node_netns="lab-node2")
     assert obs["reason"] == "TCP SYN_RECV, reply seen (zone 3, 1 packets sent, 1 back)"
 
 
@@ -48,16 +49,18 @@ def test_source_namespace_entry_is_sent_and_snat_is_named():
     flows = parse_conntrack("udp 17 29 src=10.244.1.10 dst=10.96.0.10 sport=40001 dport=53 [UNREPLIED] "
                             "src=10.96.0.10 dst=192.0.2.1 sport=53 dport=40001 mark=42 use=1\n")
     probe = dict(PROBE, dst_port=53, protocol="udp")
-    obs, _untracked = conntrack_observations([{"item": "lab-n1-pod1", "flows": flows}], "node1", probe, SRC, SVC,
-                                    netns_endpoints={"lab-n1-pod1": "n1-pod1"})
+    obs, _untracked = conntrack_observations(
+        [{"item": "lab-n1-pod1", "flows": flows}], "node1", probe, SRC, SVC,
+        netns_endpoints={"lab-n1-pod1": "n1-pod1"})
     assert [(o["action"], o["reason"], o["endpoint"]) for o in obs] == [
         ("Sent", "UDP [UNREPLIED], no reply seen (mark 0x2a)", "n1-pod1"),
         ("Forwarded", "SNAT 10.244.1.10:40001 -> 192.0.2.1:40001", "n1-pod1")]
 
 
 def test_diagnosis_names_the_backend_conntrack_chose():
-    obs, _untracked = conntrack_observations([{"item": "lab-node1", "flows": NODE1}], "node1", PROBE, SRC, SVC,
-                                    node_netns="lab-node1", aliases=["10.244.2.10"], endpoints=ENDPOINTS)
+    obs, _untracked = conntrack_observations(
+        [{"item": "lab-node1", "flows": NODE1}], "node1", PROBE, SRC, SVC,
+        node_netns="lab-node1", aliases=["10.244.2.10"], endpoints=ENDPOINTS)
     injection = {"outcome": "reply", "probe": PROBE, "replies": [{"kind": "syn-ack", "from": "10.96.0.10", "rtt_ms": 1}]}
     result = diagnose(injection, SRC, SVC, captures=obs, endpoints=ENDPOINTS)
     assert result["verdict"] == "delivered" and result["backend"] == "n2-pod1"
