@@ -12,10 +12,11 @@ Contract (docs/diagnosis.md; keep stable, outside tooling depends on it):
 - ``drop_point``: null or ``{node, netns, endpoint, component, reason, detail}``.
 - ``observations``: ``[{node, netns, endpoint, component, action, reason, time, source}]`` in time order,
   ``action`` one of Sent, Forwarded, Received, Delivered, Dropped, Rejected.
+- ``backend``: null, or the endpoint conntrack DNATed a service probe to.
 - ``summary``: one sentence for a human.
 
 Sources of observations: the probe itself (``packet_inject``), and captures that later versions add
-(``nettrace`` kernel events, ``ovn-trace`` logical pipelines, VPP traces), each turned into observations by
+(``nettrace`` kernel events, ``ovn-trace`` logical pipelines, VPP traces, conntrack entries), each turned into observations by
 its own module_utils and passed in here.
 """
 
@@ -31,7 +32,7 @@ VERDICTS = ("delivered", "rejected", "dropped", "no_reply")
 OBSERVATION_KEYS = ("node", "netns", "endpoint", "component", "action", "reason", "time", "source")
 # When two captures both saw a drop, the one closest to the packet wins: the kernel's drop (where the
 # packet died) before a dataplane's (VPP) before the logical model's prediction (OVN).
-COMPONENT_RANK = {"kernel": 0, "vpp": 1, "ovn": 2, "probe": 3}
+COMPONENT_RANK = {"kernel": 0, "vpp": 1, "ovn": 2, "conntrack": 3, "probe": 4}
 
 
 class DiagnosisError(TracekitError):
@@ -265,7 +266,12 @@ def diagnose(injection, src, dst, captures=None, endpoints=None, nodes=None, ser
         probe.pop(key, None)
     result = {"verdict": verdict, "probe": probe, "drop_point": drop_point, "observations": observations,
               "replies": injection.get("replies") or [], "captures": sorted(captures_ran or [])}
+    # conntrack's DNAT observation names the backend a service probe went to
+    backends = [o["backend"] for o in observations if o.get("component") == "conntrack" and o.get("backend")]
+    result["backend"] = backends[0] if backends else None
     result["summary"] = summarize(result, src, dst)
+    if result["backend"]:
+        result["summary"] += " Conntrack sent it to backend %s." % result["backend"]
     return result
 
 

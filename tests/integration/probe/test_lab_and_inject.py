@@ -257,7 +257,7 @@ def test_runbook_missing_route_is_at_the_node_without_it(lab):
 
 def test_runbook_without_captures_falls_back_to_the_probe(lab):
     rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=5432, capture_kernel=False,
-                               trace_ovn=False)
+                               trace_ovn=False, read_conntrack=False)
     assert rc == 0, out
     assert result["verdict"] == "no_reply"
     assert result["captures"] == []
