@@ -283,6 +283,7 @@ exported:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common import netns as netns_util
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.arg_specs import NETNS_ARG_SPEC, with_spec
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
 from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack import netlink
 from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack.errors import ConntrackFilterError
@@ -362,8 +363,8 @@ def run(module):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            netns=dict(type="str"),
+        argument_spec=with_spec(
+            NETNS_ARG_SPEC,
             mode=dict(type="str", choices=["snapshot", "events"], default="snapshot"),
             duration=dict(type="float", default=10),
             event_types=dict(type="list", elements="str", choices=["NEW", "UPDATE", "DESTROY"],

@@ -39,9 +39,8 @@ EXAMPLES = r"""
   register: parsed
 """
 
-from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack.errors import ConntrackParseError
 from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack.text_parser import parse_conntrack
 from ansible_collections.netdiag.tracekit.plugins.plugin_utils.cli_parser import text_parser
 
 CliParser = text_parser("netdiag.tracekit.conntrack", "the text conntrack -L printed",
-                        lambda text, _args: parse_conntrack(text), (ConntrackParseError,))
+                        lambda text, _args: parse_conntrack(text))
