@@ -240,7 +240,20 @@ def ovn_settings(nodes, host=None, sb_db=None, nb_db=None):
 
 def build(objects, ovn_host=None, ovn_sb_db=None, ovn_nb_db=None):
     """The inventory from the API's lists: ``objects`` has nodes, pods, services, endpointslices and
-    networkpolicies (each a list of object dicts). Returns ``{hosts, groups, vars}``."""
+    networkpolicies (each a list of object dicts). Returns ``{hosts, groups, vars}``.
+
+    An object of an unexpected shape (which no API server sends) is a K8sModelError naming it, not a crash.
+    """
+    try:
+        return _build(objects, ovn_host, ovn_sb_db, ovn_nb_db)
+    except K8sModelError:
+        raise
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+        raise K8sModelError("the API server sent an object the inventory cannot read (%s: %s)"
+                            % (type(exc).__name__, exc))
+
+
+def _build(objects, ovn_host, ovn_sb_db, ovn_nb_db):
     nodes = objects.get("nodes") or []
     ovn = is_ovn_kubernetes(nodes)
     hosts, groups = {}, {"tracekit_nodes": []}
