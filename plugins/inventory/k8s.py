@@ -183,6 +183,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for host, hostvars in sorted(data["hosts"].items()):
             for key, value in sorted(hostvars.items()):
                 self.inventory.set_variable(host, key, value)
-            self._set_composite_vars(self.get_option("compose"), hostvars, host, strict=strict)
-            self._add_host_to_composed_groups(self.get_option("groups"), hostvars, host, strict=strict)
-            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), hostvars, host, strict=strict)
+            known = self.inventory.get_host(host).get_vars()
+            self._set_composite_vars(self.get_option("compose"), known, host, strict=strict)
+            known = self.inventory.get_host(host).get_vars()
+            self._add_host_to_composed_groups(self.get_option("groups"), known, host, strict=strict)
+            self._add_host_to_keyed_groups(self.get_option("keyed_groups"), known, host, strict=strict)
