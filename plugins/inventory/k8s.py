@@ -30,7 +30,7 @@ description:
   - On an OVN-Kubernetes cluster (node annotations C(k8s.ovn.org/node-subnets)), each pod gets C(ovn_port)
     (C(namespace_name)), C(ovn_switch) (its node), C(mac) and C(ovn_gateway_mac) from its
     C(k8s.ovn.org/pod-networks) annotation, and C(tracekit_ovn) says where C(ovn-trace) runs.
-  - Needs only C(get) and C(list) on those five resources; docs/kubernetes/rbac.yml is the ClusterRole.
+  - Needs only C(list) on those five resources; docs/kubernetes/rbac.yml is the ClusterRole.
 author:
   - netdiag.tracekit developers (@netdiag)
 requirements:

@@ -35,7 +35,7 @@ try:
 except ImportError:  # pragma: no cover
     URLLIB3_ERRORS = ()
 
-RBAC_HINT = ("grant it the ClusterRole of docs/kubernetes/rbac.yml (get, list on nodes, pods, services, "
+RBAC_HINT = ("grant it the ClusterRole of docs/kubernetes/rbac.yml (list on nodes, pods, services, "
              "endpointslices and networkpolicies)")
 # (kind, how to list it cluster-wide, how to list it in one namespace); (api, method) pairs.
 RESOURCES = (
