@@ -89,7 +89,7 @@ def main():
         try:
             from pyroute2 import IPRoute
             t0 = time.perf_counter()
-            sample = [n for n in names()][:50]
+            sample = names()[:50]
             for name in sample:
                 with IPRoute(netns=name) as ipr:
                     ipr.get_addr()

@@ -19,13 +19,13 @@ description:
     C(/proc/PID/ns/net), de-duplicated by inode, and dumps each one's addresses through an rtnetlink socket
     opened inside it; nothing is forked per namespace, so hundreds of namespaces take tens of milliseconds.
   - Each namespace found is given as RV(found[].spec), the value to pass as C(netns) to the other modules
-    (M(netdiag.tracekit.packet_inject), M(netdiag.tracekit.nettrace)): its C(ip netns) name, or else its inode.
+    (M(netdiag.tracekit.packet_inject), M(netdiag.tracekit.nettrace)), that is its C(ip netns) name, or else
+    its inode.
   - This is what C(diagnose_drop.yml) runs once per node for the endpoints whose C(netns) is C(auto).
 author:
   - netdiag.tracekit developers (@netdiag)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 options:
   addresses:
     description: IPv4 or IPv6 addresses (a prefix length is ignored) whose namespaces to find.

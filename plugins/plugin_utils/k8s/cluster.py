@@ -15,6 +15,8 @@ __metaclass__ = type
 import json
 import os
 
+import yaml
+
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
 
 try:
@@ -27,7 +29,12 @@ try:
 except ImportError as _exc:  # pragma: no cover - reported by the plugin
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = _exc
-    ApiException = ConfigException = Exception
+
+    class ApiException(Exception):
+        pass
+
+    class ConfigException(Exception):
+        pass
 
 try:
     import urllib3
@@ -92,12 +99,8 @@ def connect(kubeconfig=None, context=None, in_cluster=False, timeout=20):
         raise
     except ConfigException as exc:
         raise K8sClientError("cannot use %s%s: %s" % (source, " (context %s)" % context if context else "", exc))
-    except (ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
         # The client parses YAML and base64 itself and lets those errors through: a malformed file.
-        raise K8sClientError("cannot use %s: it is not a valid kubeconfig (%s: %s)"
-                             % (source, type(exc).__name__, exc))
-    except Exception as exc:  # pylint: disable=broad-except
-        # yaml.YAMLError and friends from inside the client: still a bad file, not a crash.
         raise K8sClientError("cannot use %s: it is not a valid kubeconfig (%s: %s)"
                              % (source, type(exc).__name__, exc))
     configuration.retries = 1

@@ -1,5 +1,6 @@
-"""docs/kubernetes/rbac.yml: a valid manifest (kubernetes-validate --strict, offline against the Kubernetes
-schemas) whose ClusterRole grants exactly what the inventory plugin asks the API server for."""
+"""docs/kubernetes/: valid manifests (kubernetes-validate --strict, offline against the Kubernetes schemas);
+the ClusterRole of rbac.yml grants exactly what the inventory plugin asks the API server for, and the
+binding ties it to the service account."""
 
 import os
 import subprocess
@@ -11,20 +12,23 @@ from conftest import REPO
 
 from ansible_collections.netdiag.tracekit.plugins.plugin_utils.k8s import cluster
 
-MANIFEST = os.path.join(REPO, "docs", "kubernetes", "rbac.yml")
+FOLDER = os.path.join(REPO, "docs", "kubernetes")
+MANIFESTS = [os.path.join(FOLDER, name) for name in ("rbac.yml", "serviceaccount.yml", "clusterrolebinding.yml")]
 GROUPS = {"CoreV1Api": "", "DiscoveryV1Api": "discovery.k8s.io", "NetworkingV1Api": "networking.k8s.io"}
 
 
 def test_manifest_is_valid_kubernetes_strictly():
     tool = os.path.join(os.path.dirname(sys.executable), "kubernetes-validate")
-    proc = subprocess.run([tool, "--strict", MANIFEST], capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run([tool, "--strict"] + MANIFESTS, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (proc.stdout + proc.stderr).count(" passed for resource ") == 3
 
 
 def test_cluster_role_grants_list_on_what_the_plugin_lists_and_nothing_more():
-    with open(MANIFEST) as handle:
-        docs = list(yaml.safe_load_all(handle))
+    docs = []
+    for path in MANIFESTS:
+        with open(path) as handle:
+            docs.append(yaml.safe_load(handle))
     role = [d for d in docs if d["kind"] == "ClusterRole"][0]
     granted = set()
     for rule in role["rules"]:
@@ -35,4 +39,7 @@ def test_cluster_role_grants_list_on_what_the_plugin_lists_and_nothing_more():
     needed = set((GROUPS[api], kind) for kind, (api, _method), _ns in cluster.RESOURCES)
     assert granted == needed
     binding = [d for d in docs if d["kind"] == "ClusterRoleBinding"][0]
+    account = [d for d in docs if d["kind"] == "ServiceAccount"][0]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
+                                    "namespace": account["metadata"]["namespace"]}]

@@ -134,6 +134,11 @@ def diagnose(cluster, **extra):
     return rc, out + err, result
 
 
+def unwrap(value):
+    """ansible-inventory marks strings from an inventory source as unsafe."""
+    return value["__ansible_unsafe"] if isinstance(value, dict) and "__ansible_unsafe" in value else value
+
+
 def test_inventory_of_the_lab_cluster(cluster):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-inventory"), "-i",
@@ -141,7 +146,6 @@ def test_inventory_of_the_lab_cluster(cluster):
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     host = json.loads(proc.stdout)
-    unwrap = lambda v: v["__ansible_unsafe"] if isinstance(v, dict) and "__ansible_unsafe" in v else v  # noqa: E731
     assert unwrap(host["ansible_host"]) == "192.168.213.2"
     assert unwrap(host["tracekit_netns"]) == PREFIX + "-node2"
     pod = host["tracekit_endpoints"]["default/n2-pod1"]

@@ -95,13 +95,11 @@ def _paths(obj, prefix=()):
     if isinstance(obj, dict):
         for key, value in obj.items():
             yield prefix + (key,)
-            for p in _paths(value, prefix + (key,)):
-                yield p
+            yield from _paths(value, prefix + (key,))
     elif isinstance(obj, list):
         for i, value in enumerate(obj):
             yield prefix + (i,)
-            for p in _paths(value, prefix + (i,)):
-                yield p
+            yield from _paths(value, prefix + (i,))
 
 
 @settings(max_examples=150, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
