@@ -101,10 +101,9 @@ seealso:
 """
 
 EXAMPLES = r"""
-# cluster.k8s.yml: every node of the current context's cluster
-plugin: netdiag.tracekit.k8s
-
-# prod.k8s.yml: one context, two namespaces, cached for an hour, nodes also grouped by instance type
+# prod.k8s.yml: one context, two namespaces, cached for an hour, nodes also grouped by instance type.
+# The smallest file is the first line alone (the current context of ~/.kube/config, every namespace);
+# in a pod (an AWX execution environment in the cluster), "in_cluster: true" uses its service account.
 plugin: netdiag.tracekit.k8s
 kubeconfig: ~/.kube/prod
 context: prod-admin
@@ -119,10 +118,6 @@ keyed_groups:
     prefix: type
 compose:
   ansible_user: "'core'"
-
-# In a pod (an AWX execution environment in the cluster): the service account
-plugin: netdiag.tracekit.k8s
-in_cluster: true
 """
 
 from ansible.errors import AnsibleParserError
