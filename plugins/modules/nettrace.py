@@ -74,6 +74,9 @@ options:
     description:
       - Keep only events of these network namespaces, each an C(ip netns) name, a path such as
         C(/proc/1234/ns/net), a PID, or a namespace inode as this module reports in RV(events[].netns).
+      - V(auto) stands for every namespace of this node that holds one of the O(filter_ip) addresses (found as
+        M(netdiag.tracekit.netns_info) finds them), so pods are named by their addresses; V(host) is the
+        module's own namespace (the node's).
       - An unknown name or path fails the task before anything is attached.
     type: list
     elements: str

@@ -29,6 +29,16 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - netdiag.tracekit.netns
 options:
+  netns:
+    description:
+      - The network namespace to send from, for example a pod's.
+      - An C(ip netns) name (V(cni-1234), a file under C(/var/run/netns)), a path such as
+        V(/var/run/netns/cni-1234) or V(/proc/4242/ns/net), the PID of a process in the namespace, or the
+        namespace's inode (as M(netdiag.tracekit.nettrace) and M(netdiag.tracekit.netns_info) report it).
+      - V(auto) sends from the one namespace of this node that holds O(src) (see M(netdiag.tracekit.netns_info)),
+        so a pod is named by its address; O(src) is then required.
+      - Omitted, the module works in its own namespace (the node's).
+    type: str
   dst:
     description: Destination address, IPv4 or IPv6 (a pod, a service VIP, any address).
     type: str
@@ -206,6 +216,7 @@ netns:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common import netns as netns_utils
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common import netns_finder
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.arg_specs import NETNS_ARG_SPEC, with_spec
 from ansible_collections.netdiag.tracekit.plugins.module_utils.probe import probe
 
@@ -247,7 +258,7 @@ def main():
             params["tcp_flags"] = None
     try:
         spec = probe.validate(params)
-        ns = netns_utils.resolve(params["netns"])
+        ns = netns_finder.resolve(params["netns"], address=params["src"])
         result = probe.inject(spec, ns["path"], check_mode=module.check_mode)
     except (probe.ProbeError, netns_utils.NetnsError) as exc:
         module.fail_json(msg=str(exc))

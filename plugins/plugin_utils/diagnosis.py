@@ -110,7 +110,7 @@ def resolve_endpoint(value, endpoints=None, nodes=None, services=None, family=No
     services = services or {}
     if value is None or str(value).strip() == "":
         raise DiagnosisError("an endpoint name or IP address is required")
-    value = str(value).strip()
+    value = _namespaced_key(str(value).strip(), endpoints, services)
     found = None
     if value in endpoints:
         found = dict(endpoints[value], name=value)
@@ -141,9 +141,24 @@ def resolve_endpoint(value, endpoints=None, nodes=None, services=None, family=No
     return found
 
 
+def _namespaced_key(value, endpoints, services):
+    """The key of ``namespace/name`` (a pod or service as Kubernetes names it) in inventories that key endpoints
+    by bare name with a ``namespace`` field, or none for ``default`` (the lab); else ``value`` unchanged."""
+    if value in endpoints or value in services or value.count("/") != 1:
+        return value
+    namespace, name = value.split("/")
+    for table in (endpoints, services):
+        for key, item in sorted(table.items()):
+            if name in (key, item.get("pod")) and (item.get("namespace") or "default") == namespace:
+                return key
+    return value
+
+
 def lookup_ip(ip, endpoints=None, nodes=None, services=None):
     """The endpoint, node or service that owns ``ip``, or None."""
     for name, ep in sorted((endpoints or {}).items()):
+        if ep.get("host_network"):
+            continue            # a host-network pod's addresses are its node's: they name the node
         if any(_same_ip(ip, a) for a in _endpoint_ips(ep)):
             return dict(ep, name=name)
     for name, node in sorted((nodes or {}).items()):

@@ -38,6 +38,7 @@ from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel.nettrace_b
     EVENT, RECORD, EVENT_KINDS, TYPE_NAMES, F_TIE, F_REASON, F_STATE)
 from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel.ringbuf import RingBufReader
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common import netns as netns_utils
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common import netns_finder
 
 ALL_KINDS = ("DROP", "RST_SENT", "RST_RECV", "SOCK_ERR", "RETRANS")
 DEBIAN_DIST_PACKAGES = ("/usr/lib/python3/dist-packages", "/usr/lib64/python3/site-packages",
@@ -121,10 +122,16 @@ def _lpm_entry(net, text):
     return net.prefixlen, net.network_address.packed, text
 
 
-def resolve_netns(specs):
-    """{inode: name or None} of the namespaces named by ``specs``; NettraceError for an unknown one."""
+def resolve_netns(specs, addresses=()):
+    """{inode: name or None} of the namespaces named by ``specs``; NettraceError for an unknown one.
+
+    ``auto`` stands for every namespace of this node holding one of ``addresses`` (the filter_ip ones).
+    """
     out = {}
     for spec in specs or []:
+        if str(spec) == "auto":
+            out.update(_auto_netns(addresses))
+            continue
         try:
             if isinstance(spec, int) or (str(spec).isdigit() and len(str(spec)) > 7):
                 # a namespace inode (as eBPF reports it): accept it as is
@@ -135,6 +142,19 @@ def resolve_netns(specs):
             raise NettraceError("netns %s" % exc)
         out[info["inode"]] = info["name"]
     return out
+
+
+def _auto_netns(addresses):
+    if not addresses:
+        raise NettraceError("netns auto keeps the namespaces holding the filter_ip addresses: give filter_ip")
+    try:
+        found, _scanned = netns_finder.find(addresses)
+    except netns_utils.NetnsError as exc:
+        raise NettraceError("netns auto: %s" % exc)
+    holders = dict((ns["inode"], ns["name"]) for spaces in found.values() for ns in spaces)
+    if not holders:
+        raise NettraceError("netns auto: no network namespace of this node holds any of %s" % ", ".join(addresses))
+    return holders
 
 
 # ---------------------------------------------------------------- decoding
@@ -303,7 +323,7 @@ class NettraceSession(object):
                  ringbuf_mb=8, ready_file=None, kernel_src=kernel_facts.KERNEL_SRC_DEFAULT, stop_file=None):
         self.kinds = parse_kinds(kinds)
         self.filters = parse_filters(filter_ip, filter_cidr)
-        self.netns_filter = resolve_netns(netns)
+        self.netns_filter = resolve_netns(netns, addresses=filter_ip or ())
         self.max_events = max_events
         if ringbuf_mb < 1 or ringbuf_mb & (ringbuf_mb - 1):
             raise NettraceError("the ring buffer size must be a power of two in MiB, got %s" % ringbuf_mb)
