@@ -216,6 +216,11 @@ def _plan_flow(flow, endpoints, nodes, services):
     dst_family = flow["family"] or (6 if (":" in flow["dst"] or flow["protocol"] == "icmpv6") else None)
     try:
         dst = resolve_endpoint(flow["dst"], endpoints, nodes, services, dst_family)
+        if not dst.get("ip"):
+            # An endpoint given with ips only: its first address (resolve_endpoint picks one per family).
+            if not dst.get("ips"):
+                raise DiagnosisError("endpoint %s has no address" % flow["dst"])
+            dst["ip"] = dst["ips"][0]
         src = resolve_endpoint(flow["src"], endpoints, nodes, services, 6 if ":" in dst["ip"] else 4)
     except DiagnosisError as exc:
         raise ComplianceError("flow %s (%s): %s" % (flow["id"], flow["name"], exc))
