@@ -452,10 +452,7 @@ def html_table(document, title="Compliance trace"):
         parts.append('<tr><th scope="row">%s</th>' % _e(src))
         for dst in destinations:
             cell = [f for f in flows if f["src"] == src and f["dst"] == dst]
-            if not cell:
-                parts.append('<td class="none"></td>')
-                continue
-            parts.append('<td data-src="%s" data-dst="%s">' % (_e(src), _e(dst)))
+            parts.append('<td%s data-src="%s" data-dst="%s">' % ("" if cell else ' class="none"', _e(src), _e(dst)))
             for f in cell:
                 what = f["protocol"] if f["dst_port"] is None else "%s/%s" % (f["protocol"], f["dst_port"])
                 parts.append(
