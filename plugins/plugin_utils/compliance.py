@@ -483,10 +483,9 @@ def html_table(document, title="Compliance trace"):
         if observations:
             parts.append('<table class="obs"><tr><th>action</th><th>component</th><th>node</th><th>netns</th>'
                          "<th>endpoint</th><th>reason</th></tr>")
+            keys = ("action", "component", "node", "netns", "endpoint", "reason")
             for obs in observations:
-                parts.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
-                             % tuple(_e(obs.get(k)) for k in ("action", "component", "node", "netns", "endpoint",
-                                                               "reason")))
+                parts.append("<tr>%s</tr>" % "".join("<td>%s</td>" % _e(obs.get(k)) for k in keys))
             parts.append("</table>")
         parts.append("<details><summary>diagnosis.json</summary><pre>%s</pre></details>"
                      % _e(json.dumps(f.get("diagnosis") or {"error": f["error"]}, indent=2, sort_keys=True)))

@@ -253,4 +253,3 @@ def test_html_table_is_self_contained_and_every_cell_links_to_its_diagnosis():
     cols = [a for t, a in parser.tags if t == "th" and a.get("scope") == "col"]
     assert len(rows) == 2 and len(cols) == 3            # sources web, db; destinations db, cache, web
     assert "Nightly &lt;check&gt;" in page and "<b>&</b>" not in page
-
