@@ -47,7 +47,6 @@ VARIABLE = registry.VARIABLE_LENGTH
 MAX_COMPILED_FIELDS = 256
 
 
-
 class _Truncated(Exception):
     pass
 

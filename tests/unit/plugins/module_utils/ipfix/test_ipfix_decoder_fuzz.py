@@ -188,6 +188,7 @@ def test_round_trip_and_slow_path_agree(batch):
         result = fast.decode(message, "s")
         assert result.rejected == []
         out.extend(result.records)
+
     def canonical(record):
         return repr(sorted(record.items()))
 
