@@ -22,6 +22,8 @@ _TYPES = {
     "macAddress": {"type": "keyword"},
     "dateTimeSeconds": {"type": "date", "format": "epoch_second"},
     "dateTimeMilliseconds": {"type": "date", "format": "epoch_millis"},
+    "dateTimeMicroseconds": {"type": "long"},
+    "dateTimeNanoseconds": {"type": "long"},
     "boolean": {"type": "boolean"},
     "float32": {"type": "double"},
     "float64": {"type": "double"},
