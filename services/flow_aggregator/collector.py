@@ -19,6 +19,7 @@ from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.errors impo
 LOG = logging.getLogger("flow_aggregator.collector")
 MAX_STREAM_BUFFER = 1 << 20
 LOG_EVERY = 10.0
+TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
 class Exporters:
@@ -148,18 +149,35 @@ class Collector:
                     forget(source)
                 writer.close()
 
-        server = await asyncio.start_server(handle, host, port, ssl=ssl_context, reuse_address=True)
+        server = await asyncio.start_server(handle, host, port, ssl=ssl_context, reuse_address=True,
+                                            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if ssl_context else None)
         self.servers.append(server)
         return server.sockets[0].getsockname()
 
-    @staticmethod
-    def tls_context(listener):
+    def tls_context(self, listener):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(listener["certificate"], listener["key"])
         if listener["client_auth"] != "none":
             ctx.load_verify_locations(listener["ca"])
             ctx.verify_mode = ssl.CERT_REQUIRED if listener["client_auth"] == "required" else ssl.CERT_OPTIONAL
+        collector = self
+
+        class CountingSSLObject(ssl.SSLObject):
+            """asyncio does the handshake and hides its failure: count and log it here."""
+
+            def do_handshake(self):
+                try:
+                    return super().do_handshake()
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    raise
+                except ssl.SSLError as exc:
+                    collector.tls_refused += 1
+                    LOG.warning("refused a TLS connection on %s:%d: %s", listener["host"], listener["port"],
+                                exc.reason or exc)
+                    raise
+
+        ctx.sslobject_class = CountingSSLObject
         return ctx
 
     async def start(self, listeners):

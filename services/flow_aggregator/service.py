@@ -140,15 +140,6 @@ class Service:
         return "\n".join(lines) + "\n"
 
     # ---- life cycle
-    def _loop_exception(self, loop, context):
-        message = str(context.get("message", ""))
-        exc = context.get("exception")
-        if "SSL" in message or "handshake" in message.lower() or exc.__class__.__name__.startswith("SSL"):
-            self.collector.tls_refused += 1
-            LOG.info("TLS connection refused: %s %s", message, exc or "")
-            return
-        loop.default_exception_handler(context)
-
     def restore(self):
         since = time.time() - self.config["idle_timeout"]
         restored = self.store.recent(since, self.config["max_flows"])
@@ -159,7 +150,6 @@ class Service:
 
     async def run(self, ready=None):
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(self._loop_exception)
         self.stopping = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:

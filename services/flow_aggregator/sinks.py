@@ -131,7 +131,8 @@ class Sink(threading.Thread):
     def _deliver(self, records):
         try:
             self.send(records)
-        except (TracekitError, OSError, ValueError) as exc:
+        except Exception as exc:  # pylint: disable=broad-except
+            # whatever goes wrong in a sink (down, refused, a bug) must not lose records nor stop the thread
             self.counters["errors"] += 1
             if self.up:
                 LOG.warning("sink %s is down (%s): spooling to %s", self.name_, exc, self.spool.path)

@@ -87,15 +87,19 @@ def agg(tmp_path_factory, pki, elasticsearch, nfcapd):
     aggregator = Aggregator(folder, collect=("udp", "tcp", "tls"), pki=pki, token=TOKEN, active_timeout="1s",
                             idle_timeout="60s", export=export)
     aggregator.start()
-    src = Exporter(aggregator.ports["udp"], "udp", domain=1)
-    dst = Exporter(aggregator.ports["tcp"], "tcp", domain=2)
-    tls = Exporter(aggregator.ports["tls"], "tls", domain=3, pki=pki)
-    src.send([SRC_NODE, SVC_SRC])
-    # the source node's records first, so the flows take their direction from it
-    aggregator.wait_for(lambda: len(aggregator.flows()) >= 2, what="the source node's two flows")
-    dst.send([DST_NODE, SVC_DST_REVERSED])
-    tls.send([INTRA])
-    aggregator.wait_for(lambda: len(aggregator.flows()) >= 3, what="three flows in the API")
+    try:
+        src = Exporter(aggregator.ports["udp"], "udp", domain=1)
+        dst = Exporter(aggregator.ports["tcp"], "tcp", domain=2)
+        tls = Exporter(aggregator.ports["tls"], "tls", domain=3, pki=pki)
+        src.send([SRC_NODE, SVC_SRC])
+        # the source node's records first, so the flows take their direction from it
+        aggregator.wait_for(lambda: len(aggregator.flows()) >= 2, what="the source node's two flows")
+        dst.send([DST_NODE, SVC_DST_REVERSED])
+        tls.send([INTRA])
+        aggregator.wait_for(lambda: len(aggregator.flows()) >= 3, what="three flows in the API")
+    except BaseException:
+        aggregator.stop()
+        raise
     aggregator.exporters = (src, dst, tls)
     yield aggregator
     for exporter in (src, dst, tls):
