@@ -34,9 +34,9 @@ def test_softflowd_replay(tmp_path):
     scapy.wrpcap(pcap, packets)
     agg = Aggregator(tmp_path / "agg", collect=("udp",)).start()
     try:
-        subprocess.run(["softflowd", "-r", pcap, "-n", "127.0.0.1:%d" % agg.ports["udp"], "-v", "10", "-d",
-                        "-c", str(tmp_path / "ctl"), "-p", str(tmp_path / "pid")],
-                       capture_output=True, timeout=30, check=True)
+        # short relative paths: softflowd truncates long ones
+        subprocess.run(["softflowd", "-r", "replay.pcap", "-n", "127.0.0.1:%d" % agg.ports["udp"], "-v", "10",
+                        "-c", "ctl", "-p", "pid"], cwd=str(tmp_path), capture_output=True, timeout=30, check=True)
         flows = agg.wait_for(lambda: (lambda f: f if len(f) >= 2 else None)(agg.flows(src_ip="10.6.0.1")
                                                                             + agg.flows(src_ip="10.6.0.3")),
                              what="softflowd's flows")
