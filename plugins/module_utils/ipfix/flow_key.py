@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright: netdiag.tracekit contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The key of a connection, the same from both ends, and which collector a connection goes to.
+
+``normalised_five_tuple(record)`` gives both directions of a connection (the source node's record and the
+destination node's, or a record and its reply) the same key, so the conntrack exporter can send every
+record of one connection to the same aggregator and the aggregator can correlate them, as Antrea's Flow
+Aggregator keys its store by the 5-tuple. ``pick_collector`` spreads connections over several collectors
+with rendezvous hashing on a stable hash (BLAKE2b, not Python's per-process ``hash()``), so every exporter
+picks the same collector for a connection and adding a collector moves only the connections it takes.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import hashlib
+import ipaddress
+
+from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.errors import IpfixError
+
+_CANONICAL = {}
+
+
+def _address(value):
+    """Canonical text and sort key of an address, cached (flow records repeat the same few addresses)."""
+    known = _CANONICAL.get(value)
+    if known is None:
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            raise IpfixError("%r is not an IP address" % (value,))
+        known = (address.version, address.packed, str(address))
+        if len(_CANONICAL) >= 65536:
+            _CANONICAL.clear()
+        _CANONICAL[value] = known
+    return known
+
+
+def normalised_five_tuple(record):
+    """``(protocolIdentifier, address A, port A, address B, port B)`` with endpoint A the lower one.
+
+    Addresses come from ``sourceIPv4Address``/``destinationIPv4Address`` or the IPv6 pair, ports from
+    ``sourceTransportPort``/``destinationTransportPort`` (0 when absent: ICMP). Raises ``IpfixError`` when
+    the record has no address pair.
+    """
+    source = record.get("sourceIPv4Address")
+    destination = record.get("destinationIPv4Address")
+    if source is None or destination is None:
+        source = record.get("sourceIPv6Address")
+        destination = record.get("destinationIPv6Address")
+    if source is None or destination is None:
+        raise IpfixError("flow record has no source and destination address (IPv4 or IPv6) to key it by")
+    first = _address(source) + (record.get("sourceTransportPort") or 0,)
+    second = _address(destination) + (record.get("destinationTransportPort") or 0,)
+    if (second[0], second[1], second[3]) < (first[0], first[1], first[3]):
+        first, second = second, first
+    return (record.get("protocolIdentifier") or 0, first[2], first[3], second[2], second[3])
+
+
+def pick_collector(record, collectors):
+    """The one of ``collectors`` that takes this record's connection (the same for both directions)."""
+    collectors = list(collectors)
+    if not collectors:
+        raise IpfixError("no collector to pick from")
+    key = repr(normalised_five_tuple(record)).encode("utf-8")
+
+    def weight(collector):
+        name = str(collector)
+        return hashlib.blake2b(key + b"|" + name.encode("utf-8"), digest_size=8).digest(), name
+
+    return max(collectors, key=weight)
