@@ -11,6 +11,7 @@ last update, so the idle scan and the eviction only look at the oldest ones.
 import collections
 import sys
 
+from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.errors import IpfixError
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.flow_key import normalised_five_tuple
 
 COUNTERS = ("packetTotalCount", "octetTotalCount", "packetDeltaCount", "octetDeltaCount",
@@ -98,9 +99,10 @@ class FlowTable:
         Returns the evicted flows (at most one per call) so the caller can export them; raises ValueError
         when the record has no 5-tuple.
         """
-        key = normalised_five_tuple(record)
-        if key is None:
-            raise ValueError("record has no source/destination address")
+        try:
+            key = normalised_five_tuple(record)
+        except IpfixError as exc:
+            raise ValueError(str(exc))
         flow = self.flows.get(key)
         evicted = []
         if flow is None:
@@ -206,8 +208,11 @@ class FlowTable:
 
     def restore(self, flow_id, record, first_seen, last_seen):
         """Put back a flow read from the store after a restart, so its later records update the same row."""
-        key = normalised_five_tuple(record)
-        if key is None or key in self.flows or len(self.flows) >= self.max_flows:
+        try:
+            key = normalised_five_tuple(record)
+        except IpfixError:
+            return
+        if key in self.flows or len(self.flows) >= self.max_flows:
             return
         flow = Flow(key, flow_id, first_seen)
         flow.record = record

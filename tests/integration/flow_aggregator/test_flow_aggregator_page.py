@@ -47,9 +47,10 @@ def browser():
 
 
 def _rows(driver, table):
-    from selenium.webdriver.common.by import By
-    return [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
-            for row in driver.find_elements(By.CSS_SELECTOR, "#%s tbody tr" % table)]
+    # read the whole table in one script call: the page re-renders while the test reads
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#' + arguments[0] + ' tbody tr')]"
+        ".map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent));", table)
 
 
 def _wait(driver, predicate, what):
