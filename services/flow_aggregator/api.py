@@ -9,7 +9,7 @@ import hmac
 import ipaddress
 import json
 import logging
-import os
+import pkgutil
 import re
 import socket
 import threading
@@ -21,11 +21,15 @@ from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors imp
 from ansible_collections.netdiag.tracekit.services.flow_aggregator.store import QueryError
 
 LOG = logging.getLogger("flow_aggregator.api")
-PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "page.html")
 PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132}
 PARAMS = ("src_ip", "dst_ip", "src_port", "dst_port", "protocol", "node", "pod", "namespace", "policy",
           "endpoint", "since", "until", "limit")
 _AGO = re.compile(r"^(\d+)(s|m|h|d)$")
+
+
+def page():
+    """The page's bytes (read with pkgutil so the service also runs from a zip bundle)."""
+    return pkgutil.get_data(__package__, "page.html")
 
 
 def _ip(name, value):
@@ -140,8 +144,7 @@ class Handler(BaseHTTPRequestHandler):
             if url.path == "/healthz":
                 self._send(200, json.dumps(service.health()))
             elif url.path in ("/", "/index.html"):
-                with open(PAGE, "rb") as handle:
-                    self._send(200, handle.read(), "text/html; charset=utf-8")
+                self._send(200, page(), "text/html; charset=utf-8")
             elif not self._authorised():
                 self._error(401, "missing or wrong token: send 'Authorization: Bearer <api.token>'")
             elif url.path == "/api/v1/flows":
