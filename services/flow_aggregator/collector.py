@@ -20,6 +20,7 @@ LOG = logging.getLogger("flow_aggregator.collector")
 MAX_STREAM_BUFFER = 1 << 20
 LOG_EVERY = 10.0
 TLS_HANDSHAKE_TIMEOUT = 10.0
+UDP_RCVBUF = 32 << 20
 
 
 class Exporters:
@@ -97,7 +98,11 @@ class Collector:
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+        # A large receive buffer absorbs bursts while a message is being decoded; root may exceed rmem_max.
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), UDP_RCVBUF)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
         sock.bind((host, port))
         collector = self
 

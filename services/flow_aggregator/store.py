@@ -39,11 +39,15 @@ class QueryError(TracekitError):
 def _jsonable(value):
     if isinstance(value, (bytes, bytearray)):
         return base64.b16encode(bytes(value)).decode("ascii").lower()
-    return value
+    raise TypeError("%s is not JSON serialisable" % type(value).__name__)
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=_jsonable).encode
 
 
 def record_json(record):
-    return json.dumps({name: _jsonable(value) for name, value in record.items()}, separators=(",", ":"))
+    """One record as compact JSON; raw bytes (elements the registry does not know) as lowercase hex."""
+    return _ENCODE(record)
 
 
 def _row(flow):

@@ -33,6 +33,10 @@ _END = ("flowEndSeconds", "flowEndMilliseconds")
 # Elements the aggregator itself sets: an exporter's value for them is not taken over.
 _OWN = frozenset(["originalExporterIPv4Address", "originalExporterIPv6Address", "originalObservationDomainId"]
                  + list(SOURCE_COUNTERS.values()) + list(DESTINATION_COUNTERS.values()))
+_COUNTER, _FIRST, _LAST, _SKIP = 1, 2, 3, 4
+_KINDS = dict([(name, _COUNTER) for name in COUNTERS] + [(name, _FIRST) for name in _START]
+              + [(name, _LAST) for name in _END] + [(name, _SKIP) for name in _OWN])
+_TOTALS = frozenset(name for name in COUNTERS if "Total" in name)
 FLOW_TYPE_INTRA_NODE = 1
 FLOW_TYPE_INTER_NODE = 2
 
@@ -129,31 +133,36 @@ class FlowTable:
                     record = self._reversed(record)
                     break
         side = self._side(record, flow, exporter)
+        to_src = side != "dst"
+        to_dst = side != "src"
         intern = sys.intern
+        kinds = _KINDS
         for name, value in record.items():
-            if name in _OWN or name in SOURCE_COUNTERS:
-                continue
-            if name in _START:
-                if name not in merged or value < merged[name]:
-                    merged[name] = value
-            elif name in _END:
-                if name not in merged or value > merged[name]:
-                    merged[name] = value
-            elif isinstance(value, str):
-                if value or name not in merged:
-                    merged[name] = intern(value)
-            elif not _empty(value) or name not in merged:
-                merged[name] = value
-        for name in COUNTERS:
-            if name in record:
-                value = record[name]
-                if side in ("src", "both"):
-                    merged[SOURCE_COUNTERS[name]] = value
-                if side in ("dst", "both"):
-                    merged[DESTINATION_COUNTERS[name]] = value
-                if "Total" in name:
-                    merged[name] = max(value, merged.get(name, 0))
+            kind = kinds.get(name)
+            if kind is None:
+                if value.__class__ is str:
+                    if (value and value != "0.0.0.0" and value != "::") or name not in merged:
+                        merged[name] = intern(value)
                 else:
+                    merged[name] = value
+            elif kind == _COUNTER:
+                if to_src:
+                    merged[SOURCE_COUNTERS[name]] = value
+                if to_dst:
+                    merged[DESTINATION_COUNTERS[name]] = value
+                if name in _TOTALS:
+                    old = merged.get(name)
+                    if old is None or value > old:
+                        merged[name] = value
+                else:
+                    merged[name] = value
+            elif kind == _FIRST:
+                old = merged.get(name)
+                if old is None or value < old:
+                    merged[name] = value
+            elif kind == _LAST:
+                old = merged.get(name)
+                if old is None or value > old:
                     merged[name] = value
         if side in ("src", "both"):
             flow.src_exporter = exporter
