@@ -39,6 +39,8 @@ _KINDS = dict([(name, _COUNTER) for name in COUNTERS] + [(name, _FIRST) for name
 _TOTALS = frozenset(name for name in COUNTERS if "Total" in name)
 FLOW_TYPE_INTRA_NODE = 1
 FLOW_TYPE_INTER_NODE = 2
+FLOW_TYPE_TO_EXTERNAL = 3
+FLOW_TYPE_FROM_EXTERNAL = 4
 
 
 def _empty(value):
@@ -86,11 +88,12 @@ class FlowTable:
         dst_pod = not _empty(record.get("destinationPodName"))
         if flow_type == FLOW_TYPE_INTRA_NODE or (src_pod and dst_pod and flow_type != FLOW_TYPE_INTER_NODE):
             return "both"
-        if src_pod:
+        if src_pod and not dst_pod:
             return "src"
-        if dst_pod:
+        if dst_pod and not src_pod:
             return "dst"
-        # Nothing says which node this is (a plain NetFlow exporter): the first exporter is the source.
+        # Nothing says which node this is (a plain NetFlow exporter, or an inter-node record naming both pods):
+        # the first exporter of the connection is the source node, another one the destination node.
         if flow.src_exporter in (None, exporter):
             return "src"
         if flow.dst_exporter in (None, exporter):
@@ -178,6 +181,11 @@ class FlowTable:
             merged["flowStartSeconds"] = int(flow.first_seen)
         if "flowEndSeconds" not in record and "flowEndMilliseconds" not in record:
             merged["flowEndSeconds"] = max(int(now), merged.get("flowEndSeconds", 0))
+        if merged.get("flowType") in (FLOW_TYPE_TO_EXTERNAL, FLOW_TYPE_FROM_EXTERNAL) \
+                and merged.get("sourcePodName") and merged.get("destinationPodName"):
+            # each node named only its own pod (as Antrea's agents do): together they are a pod-to-pod flow
+            merged["flowType"] = FLOW_TYPE_INTRA_NODE if merged.get("sourceNodeName") == \
+                merged.get("destinationNodeName") else FLOW_TYPE_INTER_NODE
         if not flow.correlated and (side == "both" or (flow.src_exporter and flow.dst_exporter)):
             flow.correlated = True
             self.counters["correlated"] += 1

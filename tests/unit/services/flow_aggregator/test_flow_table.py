@@ -72,3 +72,27 @@ def test_missing_times_are_filled_from_arrival():
     table.add(rec(), "192.0.2.1", 0, 1010.2)
     (flow,) = table.flows.values()
     assert (flow.record["flowStartSeconds"], flow.record["flowEndSeconds"]) == (1000, 1010)
+
+
+def test_each_node_naming_its_own_pod_makes_an_inter_node_flow():
+    """Antrea's agents name only local pods: node1 says to-external (3), node2 from-external (4)."""
+    table = FlowTable(10, 60, 15)
+    table.add(rec(flowType=3, sourcePodName="cli", sourceNodeName="n1", destinationNodeName="n2",
+                  packetTotalCount=5), "192.0.2.1", 1, 1.0)
+    table.add(rec(flowType=4, destinationPodName="srv", destinationNodeName="n2", sourceNodeName="n1",
+                  packetTotalCount=4), "192.0.2.2", 2, 2.0)
+    (flow,) = table.flows.values()
+    assert flow.record["flowType"] == 2
+    assert flow.record["packetTotalCountFromSourceNode"] == 5
+    assert flow.record["packetTotalCountFromDestinationNode"] == 4
+    assert table.counters["correlated"] == 1
+
+
+def test_inter_node_records_naming_both_pods_split_by_exporter():
+    table = FlowTable(10, 60, 15)
+    both = {"flowType": 2, "sourcePodName": "cli", "destinationPodName": "srv"}
+    table.add(rec(packetTotalCount=5, **both), "192.0.2.1", 1, 1.0)
+    table.add(rec(packetTotalCount=4, **both), "192.0.2.2", 2, 2.0)
+    (flow,) = table.flows.values()
+    assert flow.record["packetTotalCountFromSourceNode"] == 5
+    assert flow.record["packetTotalCountFromDestinationNode"] == 4
