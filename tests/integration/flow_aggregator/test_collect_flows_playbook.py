@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -38,8 +37,8 @@ ip -n tkfa-n1 route add 10.251.2.0/24 via 10.251.0.2; ip -n tkfa-n2 route add 10
 for ns in tkfa-n1 tkfa-n2; do
   ip netns exec $ns sysctl -qw net.ipv4.ip_forward=1 net.netfilter.nf_conntrack_acct=1
   ip netns exec $ns nft add table inet tkfa
-  ip netns exec $ns nft add chain inet tkfa fwd '{ type filter hook forward priority 0; policy accept; }'
-  ip netns exec $ns nft add rule inet tkfa fwd ct state new,established counter accept
+  ip netns exec $ns nft add chain inet tkfa tkfa_fwd '{ type filter hook forward priority 0; policy accept; }'
+  ip netns exec $ns nft add rule inet tkfa tkfa_fwd ct state new,established counter accept
 done
 """
 SERVER = ("import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
@@ -79,21 +78,18 @@ def test_collect_flows_inter_node_flow_is_one_record(tmp_path, topology):
         "children": {"tracekit_nodes": {"hosts": {"node1": {"tracekit_netns": "tkfa-n1"},
                                                   "node2": {"tracekit_netns": "tkfa-n2"}}}}}}))
 
-    def traffic():
-        time.sleep(4)  # conntrack_export is listening by then
-        server = subprocess.Popen(["ip", "netns", "exec", "tkfa-p2", sys.executable, "-c", SERVER])
-        time.sleep(0.5)
-        subprocess.run(["ip", "netns", "exec", "tkfa-p1", sys.executable, "-c", CLIENT], timeout=20, check=False)
-        server.wait(20)
-    thread = threading.Thread(target=traffic)
-    thread.start()
+    # The connection first; then a snapshot of both nodes' tables (in TIME_WAIT, with its counters: the kernel
+    # sends counters in a dump or a DESTROY event, not in NEW/UPDATE events).
+    server = subprocess.Popen(["ip", "netns", "exec", "tkfa-p2", sys.executable, "-c", SERVER])
+    time.sleep(0.5)
+    subprocess.run(["ip", "netns", "exec", "tkfa-p1", sys.executable, "-c", CLIENT], timeout=20, check=True)
+    server.wait(20)
     flows_file = str(tmp_path / "flows.json")
     try:
         rc, out, err = run_playbook("playbooks/collect_flows.yml", {
             "aggregator_api": "http://127.0.0.1:%d" % agg.api_port, "start_aggregator": False,
-            "collectors": [agg.address("udp")], "duration": 10, "collect_flows_become": False,
-            "flows_file": flows_file, "port": 8080}, inventory=str(inventory), timeout=180)
-        thread.join(30)
+            "collectors": [agg.address("udp")], "mode": "snapshot", "collect_flows_become": False,
+            "flows_file": flows_file, "flow_port": 8080}, inventory=str(inventory), timeout=180)
         assert rc == 0, out[-4000:] + err[-2000:]
         with open(flows_file, encoding="utf-8") as handle:
             flows = json.load(handle)["flows"]
@@ -106,5 +102,4 @@ def test_collect_flows_inter_node_flow_is_one_record(tmp_path, topology):
         assert (flow["sourcePodName"], flow["destinationPodName"]) == ("pod1", "pod2")
         assert (flow["sourceNodeName"], flow["destinationNodeName"]) == ("node1", "node2")
     finally:
-        thread.join(30)
         agg.stop()
