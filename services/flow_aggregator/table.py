@@ -78,6 +78,7 @@ class FlowTable:
         self.next_id = next_id
         self.to_store = {}
         self.counters = collections.Counter()
+        self._exporters = {}
 
     def __len__(self):
         return len(self.flows)
@@ -122,7 +123,12 @@ class FlowTable:
             self.flows[key] = flow
         else:
             self.flows.move_to_end(key)
-        self._merge(flow, record, (exporter_ip, domain_id), now)
+        exporter = self._exporters.get((exporter_ip, domain_id))
+        if exporter is None:  # one shared tuple per exporter, not one per flow
+            if len(self._exporters) > 65536:
+                self._exporters.clear()
+            exporter = self._exporters[(exporter_ip, domain_id)] = (exporter_ip, domain_id)
+        self._merge(flow, record, exporter, now)
         self.to_store[flow.flow_id] = flow
         return evicted
 
