@@ -129,10 +129,10 @@ def bench_ingest(flows, workdir):
         metrics = agg.metrics()
         done = metrics.get(("flow_aggregator_decoded_total", None), 0) >= total
         stored = metrics.get(("flow_aggregator_correlated_total", None), 0) >= flows
-        if done and stored and agg.get("/healthz")["active_flows"] == flows:
-            # stored: the last flush wrote every flow
-            time.sleep(0.6)
-            break
+        if done and stored:
+            health = agg.get("/healthz")
+            if health["active_flows"] == flows and health["pending_store"] == 0:
+                break  # every flow is committed to the store
         time.sleep(0.05)
     elapsed = time.monotonic() - start
     cpu = cpu_seconds(agg.proc.pid) - cpu_before
@@ -253,7 +253,8 @@ def main():
         if peer:
             peer_rate = peer["records"] / peer["cpu"] if peer["cpu"] else float("inf")
             print("   peer nfcapd, same datagrams, same core: received %d/%d records, %.0f records per CPU-second "
-                  "(%.2f s CPU)" % (peer["received"], peer["records"], peer_rate, peer["cpu"]))
+                  "(%.2f s CPU; /proc counts CPU in 10 ms ticks)" % (peer["received"], peer["records"], peer_rate,
+                                                                     peer["cpu"]))
             print("   ratio aggregator/nfcapd (records per CPU-second): %.2f" % ((ing["records"] / ing["cpu"]) / peer_rate))
         else:
             print("   peer nfcapd: not installed")

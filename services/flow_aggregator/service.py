@@ -94,7 +94,7 @@ class Service:
     # ---- reporting
     def health(self):
         return {"status": "ok", "listeners": ["%s:%s:%d" % item for item in self.bound],
-                "active_flows": len(self.table), "uptime": round(time.time() - self.started, 1),
+                "active_flows": len(self.table), "pending_store": len(self.table.to_store), "uptime": round(time.time() - self.started, 1),
                 "sinks": {sink.name_: {"up": sink.up, "pending": sink.pending()} for sink in self.sinks}}
 
     def metrics(self):
