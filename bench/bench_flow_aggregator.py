@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
@@ -222,7 +221,7 @@ def bench_queries(workdir, rows):
                "no match (full scan)": {"pod": "no-such-pod"}}
     for name, params in queries.items():
         times = []
-        for _ in range(15):
+        for _run in range(15):
             start = time.monotonic()
             agg.flows(**params)
             times.append((time.monotonic() - start) * 1000)

@@ -49,8 +49,8 @@ def select_flows(flows, endpoint=None, address=None, port=None, query=None):
         else:
             out = [f for f in out if any(f.get(name) == wanted for name in _ADDRESSES)]
     if port is not None:
-        out = [f for f in out if port in (f.get("sourceTransportPort"), f.get("destinationTransportPort"),
-                                           f.get("destinationServicePort"))]
+        fields = ("sourceTransportPort", "destinationTransportPort", "destinationServicePort")
+        out = [f for f in out if port in [f.get(name) for name in fields]]
     if query:
         try:
             import jmespath

@@ -114,7 +114,7 @@ class Collector:
             def error_received(self, exc):
                 LOG.warning("UDP listener %s:%d: %s", host, port, exc)
 
-        transport, _ = await loop.create_datagram_endpoint(Udp, sock=sock)
+        transport = (await loop.create_datagram_endpoint(Udp, sock=sock))[0]
         self.transports.append(transport)
         return transport.get_extra_info("sockname")
 
@@ -149,9 +149,7 @@ class Collector:
             except (ConnectionError, ssl.SSLError, OSError) as exc:
                 LOG.info("%s: connection ended: %s", label, exc)
             finally:
-                forget = getattr(self.decoder, "forget", None)
-                if forget:
-                    forget(source)
+                self.decoder.forget(source)
                 writer.close()
 
         server = await asyncio.start_server(handle, host, port, ssl=ssl_context, reuse_address=True,

@@ -48,7 +48,7 @@ def parse_address(value, key, default_port=DEFAULT_PORT):
         raise ConfigError("%s: expected \"host:port\", got %r" % (key, value))
     text = value.strip()
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
+        host, rest = text[1:].partition("]")[::2]
         port = rest[1:] if rest.startswith(":") else ""
     elif text.count(":") == 1:
         host, port = text.split(":")

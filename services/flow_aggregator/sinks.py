@@ -114,7 +114,7 @@ class Sink(threading.Thread):
         with self.lock:
             self.queue.extend(records)
             over = len(self.queue) - self.max_queue
-            for _ in range(max(0, over)):
+            for _drop in range(max(0, over)):
                 self.queue.popleft()
             if over > 0:
                 self.counters["dropped"] += over
@@ -125,7 +125,7 @@ class Sink(threading.Thread):
 
     def _take(self):
         with self.lock:
-            batch = [self.queue.popleft() for _ in range(min(self.config["batch"], len(self.queue)))]
+            batch = [self.queue.popleft() for _index in range(min(self.config["batch"], len(self.queue)))]
         return batch
 
     def _deliver(self, records):

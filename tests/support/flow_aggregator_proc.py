@@ -29,7 +29,7 @@ TOKEN = "test-token-0123456789abcdef"
 
 def free_port(kind=socket.SOCK_STREAM):
     """A port free for both TCP and UDP on 127.0.0.1."""
-    for _ in range(50):
+    for _attempt in range(50):
         with socket.socket(socket.AF_INET, kind) as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
@@ -142,6 +142,17 @@ class Aggregator:
         while time.monotonic() < deadline:
             value = predicate()
             if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError("timed out waiting for %s (last: %r)\n%s" % (what, value, self.log()))
+
+    def wait_value(self, getter, check, timeout=10, what="condition"):
+        """Call ``getter()`` until ``check(value)`` holds; return that value."""
+        deadline = time.monotonic() + timeout
+        value = None
+        while time.monotonic() < deadline:
+            value = getter()
+            if check(value):
                 return value
             time.sleep(0.1)
         raise AssertionError("timed out waiting for %s (last: %r)\n%s" % (what, value, self.log()))

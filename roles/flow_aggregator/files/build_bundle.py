@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build the flow aggregator's code bundle: one zip holding the service and the module_utils it imports, laid
 out as ansible_collections/netdiag/tracekit/..., with fixed timestamps so the same code gives the same bytes
 (the role copies it only when it changed). Python imports it from PYTHONPATH=<bundle>.zip.

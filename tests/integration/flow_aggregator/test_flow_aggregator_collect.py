@@ -186,8 +186,8 @@ def test_sequence_gap_is_counted_as_loss_per_exporter(agg):
     exporter.send_raw(first[0])
     exporter.send_raw(last[0])
     label = "udp:127.0.0.1:%d" % exporter.sock.getsockname()[1]
-    metrics = agg.wait_for(lambda: (lambda m: m if m.get(("flow_aggregator_decoded_total", label)) == 7 else None)(
-        agg.metrics()), what="7 records decoded from the gap exporter")
+    metrics = agg.wait_value(agg.metrics, lambda m: m.get(("flow_aggregator_decoded_total", label)) == 7,
+                             what="7 records decoded from the gap exporter")
     assert metrics[("flow_aggregator_lost_total", label)] == 3
     assert metrics[("flow_aggregator_received_total", label)] == 2
     exporter.close()

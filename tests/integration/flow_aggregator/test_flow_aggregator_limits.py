@@ -30,12 +30,12 @@ def test_cap_evicts_oldest_and_counts_and_idle_flows_expire(tmp_path):
         for i in range(8):  # one at a time so the order of arrival is the order of age
             exporter.send([flow_record("10.1.0.1", "10.1.0.2", 1000 + i, 80, packetTotalCount=i + 1)])
             time.sleep(0.02)
-        metrics = agg.wait_for(lambda: (lambda m: m if m[("flow_aggregator_evicted_total", None)] == 3 else None)(
-            agg.metrics()), what="3 evictions")
+        metrics = agg.wait_value(agg.metrics, lambda m: m[("flow_aggregator_evicted_total", None)] == 3,
+                                 what="3 evictions")
         assert metrics[("flow_aggregator_active_flows", None)] <= 5
         # the evicted flows (the three oldest) went to the sink; all eight stay in the store
-        evicted = agg.wait_for(lambda: (lambda p: p if len(p) >= 3 else None)(
-            sorted(r["sourceTransportPort"] for r in _jsonl(sink))), what="evicted in sink")
+        evicted = agg.wait_value(lambda: sorted(r["sourceTransportPort"] for r in _jsonl(sink)),
+                                 lambda ports: len(ports) >= 3, what="evicted in sink")
         assert evicted == [1000, 1001, 1002]
         assert len(agg.flows(src_ip="10.1.0.1")) == 8
         # idle timeout: with no more records every flow ends and is exported once
@@ -69,8 +69,7 @@ def test_kill_9_loses_no_flow_the_api_returned(tmp_path):
     exporter = Exporter(agg.ports["udp"])
     try:
         exporter.send([flow_record("10.3.0.1", "10.3.0.2", 2000 + i, 80, packetTotalCount=i) for i in range(50)])
-        seen = agg.wait_for(lambda: (lambda f: f if len(f) == 50 else None)(agg.flows(src_ip="10.3.0.1")),
-                            what="50 flows")
+        seen = agg.wait_value(lambda: agg.flows(src_ip="10.3.0.1"), lambda f: len(f) == 50, what="50 flows")
         # a record arriving right before the kill may be lost, but nothing the API already returned
         exporter.send([flow_record("10.3.0.1", "10.3.0.2", 2000, 80, packetTotalCount=1000)])
         agg.kill()
@@ -103,8 +102,8 @@ def test_sink_down_is_spooled_bounded_counted_and_retried(tmp_path):
     try:
         exporter.send([flow_record("10.4.0.1", "10.4.0.2", 3000 + i, 80) for i in range(60)])
         # Elasticsearch is down: every flow goes to the spool; the 8 KiB bound drops the oldest, counted.
-        metrics = agg.wait_for(lambda: (lambda m: m if m[("flow_aggregator_sink_spooled_total", "es")] == 60
-                                        else None)(agg.metrics()), what="60 records spooled")
+        metrics = agg.wait_value(agg.metrics, lambda m: m[("flow_aggregator_sink_spooled_total", "es")] == 60,
+                                 what="60 records spooled")
         dropped = metrics[("flow_aggregator_sink_dropped_total", "es")]
         pending = metrics[("flow_aggregator_sink_pending", "es")]
         assert dropped > 0 and pending > 0 and dropped + pending == 60

@@ -29,8 +29,8 @@ def test_two_aggregators_split_flows_and_each_flow_is_complete(tmp_path):
             node1[chosen].send([fwd])
             expected[30000 + i] = collectors.index(chosen)
         for agg in aggs:
-            agg.wait_for(lambda a=agg: len(a.flows(limit=1000)) == sum(1 for v in expected.values()
-                                                                        if v == aggs.index(a)), what="source sides")
+            count = sum(1 for v in expected.values() if v == aggs.index(agg))
+            agg.wait_for(lambda a=agg, n=count: len(a.flows(limit=1000)) == n, what="source sides")
         for i in range(40):
             fwd = flow_record("10.20.1.%d" % (i % 7 + 1), "10.20.2.%d" % (i % 5 + 1), 30000 + i, 80 + i % 3)
             if i % 2:

@@ -1,7 +1,6 @@
 """softflowd, a real third-party exporter, replays a pcap (written by scapy) as IPFIX over UDP to the
 aggregator; the flows and their counters are those of the pcap, counted by hand below."""
 
-import os
 import shutil
 import subprocess
 
@@ -37,9 +36,8 @@ def test_softflowd_replay(tmp_path):
         # short relative paths: softflowd truncates long ones
         subprocess.run(["softflowd", "-r", "replay.pcap", "-n", "127.0.0.1:%d" % agg.ports["udp"], "-v", "10",
                         "-c", "ctl", "-p", "pid"], cwd=str(tmp_path), capture_output=True, timeout=30, check=True)
-        flows = agg.wait_for(lambda: (lambda f: f if len(f) >= 2 else None)(agg.flows(src_ip="10.6.0.1")
-                                                                            + agg.flows(src_ip="10.6.0.3")),
-                             what="softflowd's flows")
+        flows = agg.wait_value(lambda: agg.flows(src_ip="10.6.0.1") + agg.flows(src_ip="10.6.0.3"),
+                               lambda f: len(f) >= 2, what="softflowd's flows")
         metrics = agg.metrics()
         assert metrics[("flow_aggregator_rejected_total", None)] == 0
         tcp = [f for f in flows if f["protocolIdentifier"] == 6]

@@ -81,7 +81,7 @@ def test_udp_listener_survives_junk_end_to_end():
         for junk in (b"\x00\x0a\x00\x04", b"\xff" * 100, VALID[:30]):
             sock.sendto(junk, (host, port))
         sock.sendto(VALID, (host, port))
-        for _ in range(100):
+        for _attempt in range(100):
             await asyncio.sleep(0.01)
             if len(table):
                 break
