@@ -89,8 +89,9 @@ def package_encode(records, observation_domain_id=0, mtu=1400, convert=True):
     return messages
 
 
-def package_decode(messages, convert=True):
-    """Decode messages with the package; records in our value model when ``convert``."""
+def package_decode(messages, convert=True, keep=True):
+    """Decode messages with the package; records in our value model when ``convert``; with ``keep`` false,
+    only count them (a collector handing each message's records on)."""
     import ipfix.ie
     import ipfix.message
 
@@ -99,6 +100,12 @@ def package_decode(messages, convert=True):
     _setup()
     buffer = ipfix.message.MessageBuffer()
     out = []
+    if not keep:
+        count = 0
+        for message in messages:
+            buffer.from_bytes(message)
+            count += len(list(buffer.namedict_iterator()))
+        return count
     for message in messages:
         buffer.from_bytes(message)
         for record in buffer.namedict_iterator():

@@ -286,19 +286,25 @@ def encode_plan(data_type):
     }[data_type]
 
 
+_CONVERTERS = {
+    "boolean": BOOLEAN_CODES.__getitem__, "ipv4Address": _ipv4_bytes, "ipv6Address": _ipv6_bytes,
+    "macAddress": _mac_bytes, "dateTimeMicroseconds": micro_to_ntp, "dateTimeNanoseconds": nano_to_ntp,
+}
+
+
 def encode_value(data_type, value):
-    """One value -> its field octets (with the length prefix for variable-length types), or an exception."""
+    """One value -> its field octets (with the length prefix for variable-length types), or an exception.
+
+    Stricter than the compiled encoders (a boolean is no number here): it explains their failures.
+    """
     if data_type == "string":
         return _string_field(value)
     if data_type in VARIABLE_TYPES:
         return octets_field(value)
-    code, expression = encode_plan(data_type)
-    if isinstance(value, bool) and data_type != "boolean":
-        raise TypeError("%r is a boolean, not a number" % value)
     if data_type == "boolean" and not isinstance(value, bool):
         raise TypeError("%r is not a boolean" % (value,))
-    converted = {
-        "{v}": lambda v: v, "BOOL[{v}]": BOOLEAN_CODES.__getitem__, "E4[{v}]": _ipv4_bytes,
-        "E6[{v}]": _ipv6_bytes, "EM[{v}]": _mac_bytes, "UNTP({v})": micro_to_ntp, "NNTP({v})": nano_to_ntp,
-    }[expression](value)
-    return struct.pack("!" + code, converted)
+    if data_type != "boolean" and isinstance(value, bool):
+        raise TypeError("a boolean is not a %s" % data_type)
+    code = encode_plan(data_type)[0]
+    converter = _CONVERTERS.get(data_type)
+    return struct.pack("!" + code, converter(value) if converter else value)

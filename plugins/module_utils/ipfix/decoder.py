@@ -46,11 +46,17 @@ VARIABLE = registry.VARIABLE_LENGTH
 # hostile template cannot make us compile a function of thousands of statements.
 MAX_COMPILED_FIELDS = 256
 
-_ERRORS = (IndexError, struct.error, UnicodeDecodeError, ValueError, TypeError)
 
 
 class _Truncated(Exception):
     pass
+
+
+class _LongLength(Exception):
+    pass
+
+
+_FAILURES = (_Truncated, _LongLength, IndexError, struct.error, UnicodeDecodeError, ValueError, TypeError)
 
 
 class DecodeResult:
@@ -91,7 +97,7 @@ class DecodeResult:
 
 
 class _Template:
-    __slots__ = ("template_id", "fields", "scope_count", "min_length", "decode_set")
+    __slots__ = ("template_id", "fields", "scope_count", "min_length", "decode_set", "decode_set_checked")
 
     def __init__(self, template_id, fields, scope_count):
         self.template_id = template_id
@@ -99,6 +105,7 @@ class _Template:
         self.scope_count = scope_count
         self.min_length = sum(1 if length == VARIABLE else length for _element, length in fields)
         self.decode_set = None
+        self.decode_set_checked = None
 
 
 class _Session:
@@ -110,90 +117,105 @@ class _Session:
         self.expected = collections.OrderedDict()  # domain -> next expected sequence number
 
 
-def _compile(template):
-    """Generate ``decode_set(buf, out)`` appending every record of a data set body to ``out``."""
+def _compile(template, short_strings=True):
+    """Generate ``decode_set(buf, out)`` appending every record of a data set body to ``out``.
+
+    Each run of fixed-length fields is one precompiled ``struct``; the record dict is a copy of a dict that
+    already has every key (no resizing), filled one field at a time as the fields are read.
+
+    With ``short_strings``, runs of string fields are read as if every length took one octet, then the run
+    is checked for an 0xff octet: valid UTF-8 never contains one, so there is none unless a length was
+    written in three octets (0xff then 16 bits) or a string is not UTF-8. Then ``_LongLength`` is raised and
+    the set is decoded again by the ``short_strings=False`` variant, which checks every length.
+    """
     namespace = dict(_fields.DECODE_GLOBALS)
-    namespace["TRUNC"] = _Truncated
-    namespace["DV"] = _fields.decode_value
-    items = []
-    codes = []
-    run = []  # value names of the current run of fixed fields
+    namespace.update(TRUNC=_Truncated, LONG=_LongLength, DV=_fields.decode_value)
     lines = []
-    structs = []
-    index = 0
+    fixed = []  # the current run of fixed fields: (name, struct code, expression template)
+    runs = []
+    in_strings = [False]
 
-    def close_run():
-        if run:
-            name = "S%d" % len(structs)
-            fmt = struct.Struct("!" + "".join(codes))
-            structs.append(fmt)
-            namespace[name] = fmt.unpack_from
-            lines.append("        %s, = %s(buf, off)" % (", ".join(run), name))
-            lines.append("        off += %d" % fmt.size)
-            del run[:]
-            del codes[:]
-
-    all_fixed = all(length != VARIABLE for _element, length in template.fields)
-    for element, length in template.fields:
-        value = "v%d" % index
-        index += 1
-        if length == VARIABLE:
-            close_run()
-            lines.extend([
-                "        n = buf[off]",
-                "        if n == 255:",
-                "            n = U16(buf, off + 1)[0]",
-                "            off += 2",
-                "        s = off + 1",
-                "        off = s + n",
-                "        %s = buf[s:off]" % value,
-            ])
-            if element.data_type == "string":
-                expression = "%s.decode()" % value
-            elif element.data_type in _fields.VARIABLE_TYPES:
-                expression = value
+    def close_fixed():
+        if not fixed:
+            return
+        run = len(runs)
+        fmt = struct.Struct("!" + "".join(code for _name, code, _expression in fixed))
+        runs.append(fmt)
+        namespace["S%d" % run] = fmt.unpack_from
+        # unpack straight into the record, or into a local for the fields that need converting
+        targets = []
+        conversions = []
+        for position, (name, _code, expression) in enumerate(fixed):
+            if expression == "{v}":
+                targets.append("r[%r]" % name)
             else:
-                expression = "DV(%r, %s, True)" % (element.data_type, value)
-        else:
-            code, template_expression = _fields.decode_plan(element.data_type, length)
-            codes.append(code)
-            run.append(value)
-            expression = template_expression.format(v=value)
-        items.append((element.name, expression))
-    record = "{%s}" % ", ".join("%r: %s" % item for item in items)
-    if all_fixed:
-        fmt = struct.Struct("!" + "".join(codes))
-        namespace["ITER"] = fmt.iter_unpack
-        source = ("def decode_set(buf, out):\n"
-                  "    count = len(buf) // %d\n"
-                  "    out.extend([%s for %s, in ITER(buf[:count * %d])])\n"
-                  % (fmt.size, record, ", ".join(run), fmt.size))
-    else:
-        close_run()
-        source = "\n".join([
-            "def decode_set(buf, out):",
-            "    end = len(buf)",
-            "    off = 0",
-            "    append = out.append",
-            "    while end - off >= %d:" % template.min_length,
-        ] + lines + [
-            "        if off > end:",
-            "            raise TRUNC()",
-        ] + _record_lines(items, namespace) + [
-            "        append(r)",
-            "",
+                targets.append("v%d_%d" % (run, position))
+                conversions.append("r[%r] = %s" % (name, expression.format(v=targets[-1])))
+        lines.append("%s, = S%d(buf, off)" % (", ".join(targets), run))
+        lines.append("off += %d" % fmt.size)
+        lines.extend(conversions)
+        del fixed[:]
+
+    def close_strings():
+        if in_strings[0]:
+            lines.append("if 255 in buf[rs:off]:")
+            lines.append("    raise LONG()")
+            in_strings[0] = False
+
+    for element, length in template.fields:
+        if length != VARIABLE:
+            close_strings()
+            code, expression = _fields.decode_plan(element.data_type, length)
+            fixed.append((element.name, code, expression))
+            continue
+        close_fixed()
+        if short_strings and element.data_type == "string":
+            if not in_strings[0]:
+                lines.append("rs = off")
+                in_strings[0] = True
+            lines.extend([
+                "s = off + 1",
+                "off = s + buf[off]",
+                "r[%r] = buf[s:off].decode()" % element.name,
+            ])
+            continue
+        close_strings()
+        lines.extend([
+            "n = buf[off]",
+            "if n == 255:",
+            "    n = U16(buf, off + 1)[0]",
+            "    off += 2",
+            "s = off + 1",
+            "off = s + n",
         ])
-    exec(compile(source, "<ipfix template %d decoder>" % template.template_id, "exec"), namespace)
+        if element.data_type == "string":
+            lines.append("r[%r] = buf[s:off].decode()" % element.name)
+        elif element.data_type in _fields.VARIABLE_TYPES:
+            lines.append("r[%r] = buf[s:off]" % element.name)
+        else:
+            lines.append("r[%r] = DV(%r, buf[s:off], True)" % (element.name, element.data_type))
+    close_strings()
+    all_fixed = not lines
+    close_fixed()
+    namespace["BLANK"] = dict.fromkeys(element.name for element, _length in template.fields)
+    source = ["def decode_set(buf, out):", "    append = out.append"]
+    if all_fixed:
+        size = runs[0].size
+        namespace["ITER"] = runs[0].iter_unpack
+        lines[0] = lines[0].replace("S0(buf, off)", "t")
+        del lines[1]  # no offset to advance
+        source.append("    for t in ITER(buf[:len(buf) // %d * %d]):" % (size, size))
+        source.append("        r = BLANK.copy()")
+    else:
+        source += ["    end = len(buf)", "    off = 0", "    while end - off >= %d:" % template.min_length,
+                   "        r = BLANK.copy()"]
+    source += ["        " + line for line in lines]
+    if not all_fixed:
+        source += ["        if off > end:", "            raise TRUNC()"]
+    source.append("        append(r)")
+    exec(compile("\n".join(source) + "\n", "<ipfix template %d decoder>" % template.template_id, "exec"),
+         namespace)
     return namespace["decode_set"]
-
-
-def _record_lines(items, namespace):
-    """Statements building the record dict ``r``: copying a dict that already has every key and then
-    storing the values is faster than a dict display of more than a few keys (no resizing)."""
-    if len(items) <= 8:
-        return ["        r = {%s}" % ", ".join("%r: %s" % item for item in items)]
-    namespace["BLANK"] = dict.fromkeys(name for name, _expression in items)
-    return ["        r = BLANK.copy()"] + ["        r[%r] = %s" % item for item in items]
 
 
 def _decode_slowly(template, buf, out, result):
@@ -371,13 +393,21 @@ class Decoder:
         decode_set = template.decode_set
         if decode_set is None and len(template.fields) <= MAX_COMPILED_FIELDS:
             decode_set = template.decode_set = _compile(template)
-        try:
-            if decode_set is None:
-                raise ValueError("large template")
-            decode_set(body, out)
-        except (_Truncated,) + _ERRORS:
-            del out[before:]
+        if decode_set is None:  # a large template
             _decode_slowly(template, body, out, result)
+            return len(out) - before
+        try:
+            decode_set(body, out)
+        except _FAILURES:
+            # a long string length, or a bad record: the variant checking every length, then field by field
+            del out[before:]
+            if template.decode_set_checked is None:
+                template.decode_set_checked = _compile(template, short_strings=False)
+            try:
+                template.decode_set_checked(body, out)
+            except _FAILURES:
+                del out[before:]
+                _decode_slowly(template, body, out, result)
         return len(out) - before
 
     def _template_set(self, session, domain, data, offset, end, options, result):

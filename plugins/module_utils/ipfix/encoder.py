@@ -198,11 +198,9 @@ class MessageEncoder:
         return self._encode(ordered, export_time, len(scope))
 
     def _encode(self, records, export_time, scope_count):
-        builder = _Builder(self, export_time)
-        if self.templates_due():
-            for template in self._by_field_set.values():
-                builder.add_template(template)
-            self._refreshed_at = time.time()
+        # Everything that can fail happens before the first set is built, so a bad record leaves the
+        # encoder as it was: no template marked as sent that never was, no sequence numbers skipped.
+        records = list(records)
         groups = {}
         templates = self._templates
         for record in records:
@@ -219,22 +217,42 @@ class MessageEncoder:
             if group is None:
                 group = groups[template] = []
             group.append(record)
+        room = self.max_message_size - _HEADERS
+        encoded_groups = []
         for template, group in groups.items():
             encode_record = template.encode_record
             try:
                 encoded = [encode_record(record) for record in group]
             except Exception:  # pylint: disable=broad-except  # the slow path says which field was wrong
-                for index, record in enumerate(group):
+                for record in group:
                     try:
                         encode_record(record)
                     except Exception:  # pylint: disable=broad-except
                         raise IpfixError("flow record %d cannot be encoded: %s"
-                                         % (index, _explain(template.elements, record)))
+                                         % (_position(records, record), _explain(template.elements, record)))
                 raise
+            for record, item in zip(group, encoded):
+                if len(item) > room:
+                    raise IpfixError("flow record %d is %d octets: it does not fit max_message_size %d"
+                                     % (_position(records, record), len(item), self.max_message_size))
+            encoded_groups.append((template, encoded))
+        builder = _Builder(self, export_time)
+        if self.templates_due():
+            for template in self._by_field_set.values():
+                builder.add_template(template)
+            self._refreshed_at = time.time()
+        for template, encoded in encoded_groups:
             if not template.announced:
                 builder.add_template(template)
             builder.add_records(template, encoded)
         return builder.finish()
+
+
+def _position(records, record):
+    for index, candidate in enumerate(records):
+        if candidate is record:
+            return index
+    return -1
 
 
 def _header(encoder, length, export_time):
@@ -302,12 +320,8 @@ class _Builder:
         self.size += SET_HEADER.size
 
     def add_records(self, template, encoded):
-        room = self.limit - _HEADERS
+        """Data records (each known to fit a message) in sets of ``template``."""
         lengths = [len(item) for item in encoded]
-        for index, length in enumerate(lengths):
-            if length > room:
-                raise IpfixError("flow record %d is %d octets: it does not fit max_message_size %d"
-                                 % (index, length, self.limit))
         set_id = template.template_id
         limit = self.limit
         start = 0

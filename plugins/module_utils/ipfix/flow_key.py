@@ -17,6 +17,7 @@ __metaclass__ = type
 
 import hashlib
 import ipaddress
+import socket
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.errors import IpfixError
 
@@ -31,7 +32,9 @@ def _address(value):
             address = ipaddress.ip_address(value)
         except ValueError:
             raise IpfixError("%r is not an IP address" % (value,))
-        known = (address.version, address.packed, str(address))
+        family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+        # the text the decoder gives addresses (inet_ntop: IPv4-mapped IPv6 as ::ffff:10.0.0.1)
+        known = (address.version, address.packed, socket.inet_ntop(family, address.packed))
         if len(_CANONICAL) >= 65536:
             _CANONICAL.clear()
         _CANONICAL[value] = known

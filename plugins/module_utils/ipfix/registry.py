@@ -120,6 +120,7 @@ _IANA = (
     (131, "exporterIPv6Address", "ipv6Address"),
     (136, "flowEndReason", "unsigned8"),
     (139, "icmpTypeCodeIPv6", "unsigned16"),
+    (143, "meteringProcessId", "unsigned32"),
     (144, "exportingProcessId", "unsigned32"),
     (148, "flowId", "unsigned64"),
     (149, "observationDomainId", "unsigned32"),
@@ -151,14 +152,17 @@ _IANA = (
     (239, "biflowDirection", "unsigned8"),
     (281, "postNATSourceIPv6Address", "ipv6Address"),
     (282, "postNATDestinationIPv6Address", "ipv6Address"),
+    (304, "selectorAlgorithm", "unsigned16"),
+    (305, "samplingPacketInterval", "unsigned32"),
+    (306, "samplingPacketSpace", "unsigned32"),
     (403, "originalExporterIPv4Address", "ipv4Address"),
     (404, "originalExporterIPv6Address", "ipv6Address"),
     (405, "originalObservationDomainId", "unsigned32"),
 )
 
 # RFC 5103 section 6.1: identifiers, exporting-process configuration and padding have no reverse twin.
-_NOT_REVERSIBLE = frozenset((34, 35, 36, 37, 40, 41, 42, 130, 131, 144, 148, 149, 160, 173, 210, 239,
-                             403, 404, 405))
+_NOT_REVERSIBLE = frozenset((34, 35, 36, 37, 40, 41, 42, 130, 131, 143, 144, 148, 149, 160, 173, 210, 239,
+                             304, 305, 306, 403, 404, 405))
 
 # (id, name, type): Antrea's Flow Exporter and Flow Aggregator elements (../shared/seeds/001_*).
 _ANTREA = (

@@ -251,3 +251,16 @@ def test_frame_stream_splits_and_keeps_the_partial_message():
     assert whole == messages[:-1] and rest == messages[-1][:-3]
     whole, rest = frame_stream(rest + messages[-1][-3:])
     assert whole == messages[-1:] and rest == b""
+
+
+def test_a_bad_record_leaves_the_encoder_as_it_was():
+    encoder = MessageEncoder(max_message_size=128)
+    good = [{"packetDeltaCount": i, "sourcePodName": "p"} for i in range(50)]
+    with pytest.raises(IpfixError, match="flow record 50 cannot be encoded: sourceTransportPort=-1"):
+        encoder.encode(good + [{"sourceTransportPort": -1}])
+    assert encoder.sequence == 0
+    messages = encoder.encode(good)
+    decoder = Decoder()
+    result = decoder.decode(messages[0], "s")
+    assert result.template_ids == [256] and result.sequence == 0  # the template is still sent first
+    assert sum(len(decoder.decode(m, "s").records) for m in messages[1:]) + len(result.records) == 50

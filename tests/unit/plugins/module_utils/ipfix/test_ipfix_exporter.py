@@ -131,7 +131,7 @@ def test_udp_templates_are_resent_at_the_interval(monkeypatch):
 def test_udp_without_a_collector_counts_errors():
     port = free_port(socket.SOCK_DGRAM)
     exporter = IpfixExporter("127.0.0.1:%d" % port)
-    for _ in range(3):
+    for _attempt in range(3):
         exporter.export(RECORDS)
         time.sleep(0.05)
     assert exporter.counters["errors"] >= 1
