@@ -33,6 +33,7 @@ class Service:
         self.sinks = [make_sink(sink) for sink in config["export"]]
         self.evicted = []
         self.stored = 0
+        self.storing = 0
         self.started = time.time()
         self.bound = []
         self.api = None
@@ -58,10 +59,8 @@ class Service:
     def _export(self, flows, now):
         if not flows:
             return
-        records = [dict(flow.record) for flow in flows]
-        for flow in flows:
-            flow.exported = True
-            flow.last_export = now
+        records = [flow.record for flow in flows]  # fresh dicts, unpacked
+        self.table.mark_exported(flows, now)
         for sink in self.sinks:
             sink.submit(records)
 
@@ -70,7 +69,11 @@ class Service:
         now = time.time()
         flows = self.table.take_to_store()
         if flows:
-            self.stored += self.store.write(flows)
+            self.storing = len(flows)
+            try:
+                self.stored += self.store.write(flows)
+            finally:
+                self.storing = 0
             for flow in flows:
                 flow.stored = True
         active, idle = self.table.due(now)
@@ -94,7 +97,7 @@ class Service:
     # ---- reporting
     def health(self):
         return {"status": "ok", "listeners": ["%s:%s:%d" % item for item in self.bound],
-                "active_flows": len(self.table), "pending_store": len(self.table.to_store), "uptime": round(time.time() - self.started, 1),
+                "active_flows": len(self.table), "pending_store": len(self.table.to_store) + self.storing, "uptime": round(time.time() - self.started, 1),
                 "sinks": {sink.name_: {"up": sink.up, "pending": sink.pending()} for sink in self.sinks}}
 
     def metrics(self):

@@ -9,6 +9,7 @@ last update, so the idle scan and the eviction only look at the oldest ones.
 """
 
 import collections
+import marshal
 import sys
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.errors import IpfixError
@@ -47,16 +48,26 @@ def _empty(value):
     return value is None or value == "" or value == "0.0.0.0" or value == "::"
 
 
-class Flow:
-    """One connection. ``record`` holds the merged IPFIX elements that the API, the store and the sinks see."""
+_SHAPES = {}
+_MAX_SHAPES = 4096
 
-    __slots__ = ("key", "flow_id", "record", "first_seen", "last_seen", "last_export", "src_exporter",
+
+class Flow:
+    """One connection. ``record`` holds the merged IPFIX elements that the API, the store and the sinks see.
+
+    To stay well under a kilobyte per active flow, the record is kept packed: its element names as a tuple
+    shared by every flow with the same elements (``_shape``) and its values marshalled into one bytes object
+    (``_packed``); ``record`` unpacks a fresh dict, and assigning a dict packs it again.
+    """
+
+    __slots__ = ("key", "flow_id", "_shape", "_packed", "first_seen", "last_seen", "last_export", "src_exporter",
                  "dst_exporter", "stored", "exported", "correlated")
 
     def __init__(self, key, flow_id, now):
         self.key = key
         self.flow_id = flow_id
-        self.record = {}
+        self._shape = ()
+        self._packed = None
         self.first_seen = now
         self.last_seen = now
         self.last_export = now
@@ -65,6 +76,23 @@ class Flow:
         self.stored = False       # the store has this version
         self.exported = True      # the sinks have this version (nothing new to send)
         self.correlated = False
+
+    @property
+    def record(self):
+        if self._packed is None:
+            return {}
+        return dict(zip(self._shape, marshal.loads(self._packed)))
+
+    @record.setter
+    def record(self, record):
+        shape = tuple(record)
+        known = _SHAPES.get(shape)
+        if known is None:
+            if len(_SHAPES) < _MAX_SHAPES:
+                _SHAPES[shape] = shape
+            known = shape
+        self._shape = known
+        self._packed = marshal.dumps(tuple(record.values()))
 
 
 class FlowTable:
@@ -79,6 +107,7 @@ class FlowTable:
         self.to_store = {}
         self.counters = collections.Counter()
         self._exporters = {}
+        self.export_queue = collections.deque()
 
     def __len__(self):
         return len(self.flows)
@@ -121,6 +150,7 @@ class FlowTable:
             flow = Flow(key, self.next_id, now)
             self.next_id += 1
             self.flows[key] = flow
+            self.export_queue.append((now, flow))
         else:
             self.flows.move_to_end(key)
         exporter = self._exporters.get((exporter_ip, domain_id))
@@ -195,6 +225,7 @@ class FlowTable:
         if not flow.correlated and (side == "both" or (flow.src_exporter and flow.dst_exporter)):
             flow.correlated = True
             self.counters["correlated"] += 1
+        flow.record = merged
         flow.last_seen = now
         flow.stored = False
         flow.exported = False
@@ -217,12 +248,28 @@ class FlowTable:
             del self.flows[key]
             self.counters["expired"] += 1
             idle.append(flow)
-        if self.active_timeout:
-            limit = now - self.active_timeout
-            for flow in self.flows.values():
-                if not flow.exported and flow.last_export <= limit:
-                    active.append(flow)
+        # Active timeout: flows in order of their last export (or creation); stale entries are skipped, so the
+        # scan only looks at flows that are due, not at the whole table.
+        limit = now - self.active_timeout
+        queue = self.export_queue
+        while queue and queue[0][0] <= limit:
+            stamp, flow = queue.popleft()
+            if flow.last_export != stamp or self.flows.get(flow.key) is not flow:
+                continue
+            if flow.exported:  # nothing new since: look again one active timeout from now
+                flow.last_export = now
+                queue.append((now, flow))
+            else:
+                active.append(flow)
         return active, idle
+
+    def mark_exported(self, flows, now):
+        """Record that ``flows`` went to the sinks now; those still in the table are due again later."""
+        for flow in flows:
+            flow.exported = True
+            flow.last_export = now
+            if self.flows.get(flow.key) is flow:
+                self.export_queue.append((now, flow))
 
     def take_to_store(self):
         flows = list(self.to_store.values())
@@ -250,4 +297,5 @@ class FlowTable:
         flow.dst_exporter = ("restored", 0) if has_dst else None
         flow.correlated = has_src and has_dst
         self.flows[key] = flow
+        self.export_queue.append((last_seen, flow))
         self.next_id = max(self.next_id, flow_id + 1)

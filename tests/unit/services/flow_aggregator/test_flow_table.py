@@ -59,7 +59,7 @@ def test_timeouts():
     table.add(rec(sport=2), "192.0.2.1", 0, 108.0)
     active, idle = table.due(106.0)
     assert [f.record["sourceTransportPort"] for f in active] == [1] and idle == []
-    active[0].exported = True
+    table.mark_exported(active, 106.0)
     active, idle = table.due(111.0)
     assert [f.record["sourceTransportPort"] for f in idle] == [1]
     assert [f.record["sourceTransportPort"] for f in active] == []  # 2 is 3 s old, under active_timeout
