@@ -411,7 +411,10 @@ def run_trace(module, params, args, result):
 
 def read_trace(out, expression, result):
     """Parse the trace; ovn-trace prints its own errors on stdout with exit code 0, so check the verdict."""
-    parsed = parse_ovn_trace(out)
+    try:
+        parsed = parse_ovn_trace(out)
+    except TracekitError as exc:
+        raise OvnTraceFailed("ovn-trace printed output this collection cannot read: %s" % exc)
     result["trace"] = parsed
     result["verdict"] = parsed.get("verdict")
     if parsed.get("verdict") == "error":
