@@ -3,29 +3,51 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A filter checks its arguments against its own DOCUMENTATION, as ansible.utils' filters do.
 
-One place turns a filter's documented options into an argument spec (types, choices, required, defaults)
-and checks the input and keyword arguments against it, so the documentation and the checks cannot drift.
+One place turns a filter's documented options into an argument spec (type, elements, choices, required,
+default, suboptions) and checks the input and keyword arguments with ansible-core's own
+ArgumentSpecValidator, so the documentation and the checks cannot drift. Only ansible-core is needed.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import yaml
+
 from ansible.errors import AnsibleFilterError
-from ansible_collections.ansible.utils.plugins.module_utils.common.argspec_validate import (
-    AnsibleArgSpecValidator,
-)
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+_SPEC_KEYS = ("type", "elements", "choices", "required", "default", "aliases", "no_log")
+_SPECS = {}
+
+
+def _option_spec(options):
+    spec = {}
+    for name, doc in (options or {}).items():
+        entry = dict((key, doc[key]) for key in _SPEC_KEYS if key in doc)
+        if "suboptions" in doc:
+            entry["options"] = _option_spec(doc["suboptions"])
+        spec[name] = entry
+    return spec
+
+
+def argument_spec(documentation):
+    """The argument spec of a plugin's DOCUMENTATION string (cached: a filter runs many times)."""
+    spec = _SPECS.get(documentation)
+    if spec is None:
+        spec = _SPECS[documentation] = _option_spec(yaml.safe_load(documentation).get("options"))
+    return spec
 
 
 def validate_filter_args(name, documentation, value, kwargs):
     """Return the filter's arguments as a dict (``_input`` plus every option), checked and converted.
 
     Raises AnsibleFilterError naming the filter and what was wrong when an argument does not fit the
-    options its DOCUMENTATION declares.
+    options its DOCUMENTATION declares (unknown name, wrong type, missing required, not a choice).
     """
     data = {"_input": value}
     data.update(kwargs)
-    valid, errors, updated = AnsibleArgSpecValidator(data=data, schema=documentation, name=name).validate()
-    if not valid:
-        raise AnsibleFilterError("%s: %s" % (name, errors))
-    return updated
+    result = ArgumentSpecValidator(argument_spec(documentation)).validate(data)
+    if result.error_messages:
+        raise AnsibleFilterError("%s: %s" % (name, "; ".join(result.error_messages)))
+    return result.validated_parameters

@@ -19,7 +19,6 @@ from conftest import SUPPORT, need_root, run_module, run_playbook
 from nettrace_lab import Lab, V4_DSCP, V4_ID, V6_DSCP, V6_FLOW  # noqa: E402
 
 
-
 def kernel_drop_code(name):
     """The code of a drop reason on this kernel, read straight from the tracepoint's format file."""
     for base in ("/sys/kernel/tracing", "/sys/kernel/debug/tracing"):
