@@ -84,31 +84,39 @@ def nft(ns_path, args, data=None, timeout=20):
 
 
 def tag_match(tag):
-    """The nft match of the probe's packets: DSCP and IPv4 IDs, or DSCP and IPv6 flow label."""
-    dscp = int(tag["dscp"])
+    """The nft matches of the probe's packets: DSCP and IPv4 IDs, and/or DSCP and IPv6 flow label."""
+    try:
+        dscp = int(tag["dscp"])
+        label = int(tag["flow_label"]) if tag.get("flow_label") is not None else None
+        first = int(tag["ip_id"]) if tag.get("ip_id") is not None else None
+        count = max(1, min(int(tag.get("count") or 1), 64))
+    except (TypeError, ValueError, KeyError):
+        raise NftraceError("the tag must have a numeric dscp and ip_id and/or flow_label, got %r" % (tag,))
     if not 0 <= dscp <= 63:
         raise NftraceError("tag dscp %r is not 0-63" % tag["dscp"])
-    if tag.get("flow_label") is not None:
-        label = int(tag["flow_label"])
+    matches = []
+    if first is not None:
+        if not 0 <= first <= 0xFFFF:
+            raise NftraceError("tag ip_id %r is not 0-65535" % tag["ip_id"])
+        ids = sorted(set((first + i) & 0xFFFF for i in range(count)))
+        matches.append("ip dscp %d ip id %s" % (dscp, ids[0] if len(ids) == 1 else
+                                                 "{ %s }" % ", ".join(str(i) for i in ids)))
+    if label is not None:
         if not 0 <= label <= 0xFFFFF:
             raise NftraceError("tag flow_label %r is not 0-1048575" % tag["flow_label"])
-        return "ip6 dscp %d ip6 flowlabel %d" % (dscp, label)
-    if tag.get("ip_id") is None:
+        matches.append("ip6 dscp %d ip6 flowlabel %d" % (dscp, label))
+    if not matches:
         raise NftraceError("the tag needs ip_id (IPv4) or flow_label (IPv6) besides dscp")
-    first = int(tag["ip_id"])
-    count = max(1, min(int(tag.get("count") or 1), 64))
-    if not 0 <= first <= 0xFFFF:
-        raise NftraceError("tag ip_id %r is not 0-65535" % tag["ip_id"])
-    ids = sorted(set((first + i) & 0xFFFF for i in range(count)))
-    return "ip dscp %d ip id %s" % (dscp, ids[0] if len(ids) == 1 else "{ %s }" % ", ".join(str(i) for i in ids))
+    return matches
 
 
 def table_text(name, tag):
-    match = tag_match(tag)
+    matches = tag_match(tag)
     chains = []
     for chain, hook in (("pre", "prerouting"), ("out", "output")):
-        chains.append("  chain %s {\n    type filter hook %s priority %d; policy accept;\n"
-                      "    %s meta nftrace set 1\n  }" % (chain, hook, PRIORITY, match))
+        rules = "".join("    %s meta nftrace set 1\n" % m for m in matches)
+        chains.append("  chain %s {\n    type filter hook %s priority %d; policy accept;\n%s  }"
+                      % (chain, hook, PRIORITY, rules))
     return ('table inet %s {\n  comment "tracekit-nftrace: marks one probe for tracing, removed when the capture '
             'ends"\n%s\n}\n' % (name, "\n".join(chains)))
 
