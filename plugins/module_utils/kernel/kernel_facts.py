@@ -20,6 +20,7 @@ import re
 import struct
 import subprocess
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
+from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel import headers_tree
 
 BTF_PATH = "/sys/kernel/btf/vmlinux"
 TRACEFS_CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
@@ -487,22 +488,6 @@ def headers_pair(root=None):
     return pairs[-1][1], pairs[-1][2]
 
 
-def merge_tree(dst, sources):
-    """Fill ``dst`` with symlinks so it looks like the union of ``sources`` (earlier sources win on files)."""
-    os.makedirs(dst, exist_ok=True)
-    entries = {}
-    for src in sources:
-        for name in os.listdir(src):
-            entries.setdefault(name, []).append(os.path.join(src, name))
-    for name, paths in entries.items():
-        target = os.path.join(dst, name)
-        dirs = [p for p in paths if os.path.isdir(p) and not os.path.islink(p)]
-        if len(dirs) > 1:
-            merge_tree(target, dirs)
-        elif not os.path.lexists(target):
-            os.symlink(os.path.realpath(paths[0]), target)
-
-
 def kernel_source(release=None, default=KERNEL_SRC_DEFAULT, private_dir=None):
     """(path or None, how) that BCC should use as kernel source.
 
@@ -524,5 +509,8 @@ def kernel_source(release=None, default=KERNEL_SRC_DEFAULT, private_dir=None):
     if private_dir is None:
         raise KernelFactsError("internal error: no private directory for the merged kernel header tree")
     dst = os.path.join(private_dir, "kernel-src")
-    merge_tree(dst, list(pair))
+    try:
+        headers_tree.apply(headers_tree.plan(list(pair), dst))
+    except headers_tree.TreeError as exc:
+        raise KernelFactsError("cannot build the merged kernel header tree in %s: %s" % (dst, exc))
     return dst, "merged %s + %s" % pair

@@ -72,101 +72,136 @@ def _ifname(prefix, name):
 
 def plan(spec):
     """Validate the lab description and return the full plan (dict) of what the lab is made of."""
-    prefix = spec["prefix"]
-    if not prefix or len(prefix) > 12 or not prefix.replace("-", "").isalnum():
-        raise LabError("prefix %r: use 1 to 12 letters, digits or dashes" % prefix)
+    prefix = _checked_prefix(spec["prefix"])
     nodes = spec.get("nodes") or []
     if not nodes:
         raise LabError("the lab needs at least one node")
     underlay = _net(spec.get("underlay_cidr", "192.168.77.0/24"), "underlay_cidr")
     underlay6 = _net(spec.get("underlay_cidr6", "fd00:77::/64"), "underlay_cidr6")
-    fabric = "%s-fabric" % prefix
-    out = {"prefix": prefix, "fabric": fabric, "nodes": [], "pods": [], "services": [], "faults": []}
+    out = {"prefix": prefix, "fabric": "%s-fabric" % prefix, "nodes": [], "pods": [], "services": [],
+           "faults": []}
     names = set()
     pods_by_name = {}
     for index, node in enumerate(nodes, start=1):
-        name = node["name"]
-        if name in names:
-            raise LabError("node name %r is used twice" % name)
-        names.add(name)
-        cidrs = [_net(c, "node %s pod_cidrs" % name) for c in node.get("pod_cidrs") or []]
-        if not cidrs:
-            raise LabError("node %s has no pod_cidrs" % name)
-        entry = {
-            "name": name,
-            "netns": "%s-%s" % (prefix, name),
-            "uplink": _ifname(prefix, "ul-" + name),
-            "underlay_ip": str(underlay.network_address + index),
-            "underlay_ip6": str(underlay6.network_address + index),
-            "underlay_len": underlay.prefixlen,
-            "underlay_len6": underlay6.prefixlen,
-            "pod_cidrs": [str(c) for c in cidrs],
-            "gateways": ["%s/%d" % (c.network_address + 1, c.prefixlen) for c in cidrs],
-            "gateway_mac": ovn_k8s_mac(cidrs[0].network_address + 1),
-            "routes": [],
-        }
+        entry, cidrs = _plan_node(prefix, node, index, underlay, underlay6, names)
         out["nodes"].append(entry)
         for pod in node.get("pods") or []:
-            pname = pod["name"]
-            if pname in names:
-                raise LabError("name %r is used twice (pods and nodes share one name space)" % pname)
-            names.add(pname)
-            ips = [_addr(a, "pod %s" % pname) for a in pod.get("ips") or []]
-            if not ips:
-                raise LabError("pod %s has no ips" % pname)
-            addrs, gws = [], []
-            for ip in ips:
-                home = [c for c in cidrs if ip in c]
-                if not home:
-                    raise LabError("pod %s address %s is in none of node %s's pod_cidrs %s"
-                                   % (pname, ip, name, ", ".join(entry["pod_cidrs"])))
-                addrs.append("%s/%d" % (ip, home[0].prefixlen))
-                gws.append(str(home[0].network_address + 1))
-            ports = pod.get("listen") or {}
-            p = {
-                "name": pname,
-                "node": name,
-                "netns": "%s-%s" % (prefix, pname),
-                "host_if": _ifname(prefix, pname),
-                "mac": ovn_k8s_mac(ips[0]),
-                "ips": [str(ip) for ip in ips],
-                "addrs": addrs,
-                "gateways": gws,
-                "tcp": sorted(int(x) for x in ports.get("tcp") or []),
-                "udp": sorted(int(x) for x in ports.get("udp") or []),
-            }
-            out["pods"].append(p)
-            pods_by_name[pname] = p
-    for node in out["nodes"]:
-        for other in out["nodes"]:
+            planned = _plan_pod(prefix, pod, entry, cidrs, names)
+            out["pods"].append(planned)
+            pods_by_name[planned["name"]] = planned
+    _plan_routes(out["nodes"])
+    for svc in spec.get("services") or []:
+        out["services"].append(_plan_service(svc, pods_by_name))
+    for fault in spec.get("faults") or []:
+        out["faults"].append(_plan_fault(fault, out, pods_by_name))
+    _remove_faulted_routes(out)
+    return out
+
+
+def _checked_prefix(prefix):
+    """The lab's name prefix, short enough to leave room in namespace and interface names."""
+    if not prefix or len(prefix) > 12 or not prefix.replace("-", "").isalnum():
+        raise LabError("prefix %r: use 1 to 12 letters, digits or dashes" % prefix)
+    return prefix
+
+
+def _claim_name(names, name, message):
+    """Pods and nodes share one name space: refuse a name seen before, else remember it."""
+    if name in names:
+        raise LabError(message % name)
+    names.add(name)
+
+
+def _plan_node(prefix, node, index, underlay, underlay6, names):
+    """A node's namespace, uplink, underlay addresses and pod gateways; returns (entry, pod CIDR networks).
+    Its routes to the other nodes are filled in by _plan_routes once every node is known."""
+    name = node["name"]
+    _claim_name(names, name, "node name %r is used twice")
+    cidrs = [_net(c, "node %s pod_cidrs" % name) for c in node.get("pod_cidrs") or []]
+    if not cidrs:
+        raise LabError("node %s has no pod_cidrs" % name)
+    entry = {
+        "name": name,
+        "netns": "%s-%s" % (prefix, name),
+        "uplink": _ifname(prefix, "ul-" + name),
+        "underlay_ip": str(underlay.network_address + index),
+        "underlay_ip6": str(underlay6.network_address + index),
+        "underlay_len": underlay.prefixlen,
+        "underlay_len6": underlay6.prefixlen,
+        "pod_cidrs": [str(c) for c in cidrs],
+        "gateways": ["%s/%d" % (c.network_address + 1, c.prefixlen) for c in cidrs],
+        "gateway_mac": ovn_k8s_mac(cidrs[0].network_address + 1),
+        "routes": [],
+    }
+    return entry, cidrs
+
+
+def _plan_pod(prefix, pod, node, cidrs, names):
+    """A pod's namespace, veth, MAC, addresses (each inside one of its node's pod CIDRs) and open ports."""
+    pname = pod["name"]
+    _claim_name(names, pname, "name %r is used twice (pods and nodes share one name space)")
+    ips = [_addr(a, "pod %s" % pname) for a in pod.get("ips") or []]
+    if not ips:
+        raise LabError("pod %s has no ips" % pname)
+    addrs, gws = [], []
+    for ip in ips:
+        home = [c for c in cidrs if ip in c]
+        if not home:
+            raise LabError("pod %s address %s is in none of node %s's pod_cidrs %s"
+                           % (pname, ip, node["name"], ", ".join(node["pod_cidrs"])))
+        addrs.append("%s/%d" % (ip, home[0].prefixlen))
+        gws.append(str(home[0].network_address + 1))
+    ports = pod.get("listen") or {}
+    return {
+        "name": pname,
+        "node": node["name"],
+        "netns": "%s-%s" % (prefix, pname),
+        "host_if": _ifname(prefix, pname),
+        "mac": ovn_k8s_mac(ips[0]),
+        "ips": [str(ip) for ip in ips],
+        "addrs": addrs,
+        "gateways": gws,
+        "tcp": sorted(int(x) for x in ports.get("tcp") or []),
+        "udp": sorted(int(x) for x in ports.get("udp") or []),
+    }
+
+
+def _plan_routes(nodes):
+    """Every node routes every other node's pod CIDRs via that node's underlay address (same family)."""
+    for node in nodes:
+        for other in nodes:
             if other is node:
                 continue
             for cidr in other["pod_cidrs"]:
                 via = other["underlay_ip6"] if ":" in cidr else other["underlay_ip"]
                 node["routes"].append({"dst": cidr, "via": via, "node": other["name"]})
-    for svc in spec.get("services") or []:
-        vip = _addr(svc["vip"], "service %s" % svc.get("name"))
-        backends = []
-        for b in svc.get("backends") or []:
-            pod = pods_by_name.get(b)
-            if pod is None:
-                raise LabError("service %s: backend %r is not a pod of the lab" % (svc.get("name"), b))
-            ip = [a for a in pod["ips"] if _addr(a, b).version == vip.version]
-            if not ip:
-                raise LabError("service %s: backend %s has no IPv%d address" % (svc.get("name"), b, vip.version))
-            backends.append({"pod": b, "ip": ip[0]})
-        if not backends:
-            raise LabError("service %s has no backends" % svc.get("name"))
-        out["services"].append({"name": svc["name"], "vip": str(vip), "protocol": svc.get("protocol", "tcp"),
-                                "port": int(svc["port"]), "target_port": int(svc.get("target_port", svc["port"])),
-                                "backends": backends})
-    for fault in spec.get("faults") or []:
-        out["faults"].append(_plan_fault(fault, out, pods_by_name))
-    for fault in out["faults"]:
+
+
+def _plan_service(svc, pods_by_name):
+    """A service: its VIP and, per backend pod, that pod's address in the VIP's family."""
+    vip = _addr(svc["vip"], "service %s" % svc.get("name"))
+    backends = []
+    for b in svc.get("backends") or []:
+        pod = pods_by_name.get(b)
+        if pod is None:
+            raise LabError("service %s: backend %r is not a pod of the lab" % (svc.get("name"), b))
+        ip = [a for a in pod["ips"] if _addr(a, b).version == vip.version]
+        if not ip:
+            raise LabError("service %s: backend %s has no IPv%d address" % (svc.get("name"), b, vip.version))
+        backends.append({"pod": b, "ip": ip[0]})
+    if not backends:
+        raise LabError("service %s has no backends" % svc.get("name"))
+    return {"name": svc["name"], "vip": str(vip), "protocol": svc.get("protocol", "tcp"),
+            "port": int(svc["port"]), "target_port": int(svc.get("target_port", svc["port"])),
+            "backends": backends}
+
+
+def _remove_faulted_routes(lab):
+    """A missing_route fault takes its route out of the node's planned routes."""
+    for fault in lab["faults"]:
         if fault["type"] == "missing_route":
-            node = [n for n in out["nodes"] if n["name"] == fault["node"]][0]
+            node = [n for n in lab["nodes"] if n["name"] == fault["node"]][0]
             node["routes"] = [r for r in node["routes"] if r["dst"] != fault["cidr"]]
-    return out
 
 
 def _plan_fault(fault, lab, pods_by_name):

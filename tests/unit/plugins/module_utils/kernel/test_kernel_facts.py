@@ -127,16 +127,23 @@ def test_kallsyms_lookup():
     assert syms.lookup(0) is None
 
 
-def test_merge_tree(tmp_path):
-    arch, common = tmp_path / "h-amd64", tmp_path / "h-common"
+def test_kernel_source_merges_the_headers_pair_into_one_tree(tmp_path, monkeypatch):
+    """The merged tree BCC gets is the one headers_tree builds (the symlink_tree module's code): arch first."""
+    src = tmp_path / "src"
+    arch, common = src / "linux-headers-6.1.0-9-amd64", src / "linux-headers-6.1.0-9-common"
     (arch / "include" / "generated").mkdir(parents=True)
     (common / "include" / "linux").mkdir(parents=True)
     (arch / "Makefile").write_text("arch")
     (common / "Makefile").write_text("common")
-    kf.merge_tree(str(tmp_path / "m"), [str(arch), str(common)])
-    assert os.path.islink(tmp_path / "m" / "include" / "generated")
-    assert os.path.islink(tmp_path / "m" / "include" / "linux")
-    assert (tmp_path / "m" / "Makefile").read_text() == "arch"
+    monkeypatch.setattr(kf, "HEADERS_ROOT", str(src))
+    path, _how = kf.kernel_source(release="0.0-none", default=None, private_dir=str(tmp_path / "priv"))
+    assert path == str(tmp_path / "priv" / "kernel-src")
+    assert os.path.isdir(os.path.join(path, "include")) and not os.path.islink(os.path.join(path, "include"))
+    assert os.readlink(os.path.join(path, "include", "generated")) == str(arch / "include" / "generated")
+    assert os.readlink(os.path.join(path, "include", "linux")) == str(common / "include" / "linux")
+    assert (tmp_path / "priv" / "kernel-src" / "Makefile").read_text() == "arch"
+    # A second run over the same tree changes nothing and does not fail.
+    assert kf.kernel_source(release="0.0-none", default=None, private_dir=str(tmp_path / "priv"))[0] == path
 
 
 def test_decoder_on_hand_packed_record():
