@@ -20,9 +20,13 @@ import struct
 from ansible_collections.netdiag.tracekit.plugins.module_utils.nftrace.trace_decode import (
     FAMILIES, NFNL_SUBSYS_NFTABLES, TraceDecodeError, _attrs, _string)
 
+NFT_MSG_NEWCHAIN = 3
+NFT_MSG_GETCHAIN = 4
 NFT_MSG_NEWRULE = 6
 NFT_MSG_GETRULE = 7
 RULE_MSG_TYPE = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE
+CHAIN_MSG_TYPE = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN
+C_TABLE, C_NAME, C_USERDATA = 1, 3, 12
 NLMSG_DONE = 3
 NLMSG_ERROR = 2
 NLM_F_REQUEST = 1
@@ -34,10 +38,10 @@ MAX_RULES = 200000
 _NLMSGHDR = struct.Struct("=IHHII")
 
 
-def getrule_request(seq=1):
-    """The bytes of a dump request for every rule of every family."""
+def getrule_request(seq=1, what=NFT_MSG_GETRULE):
+    """The bytes of a dump request for every rule (or chain: NFT_MSG_GETCHAIN) of every family."""
     body = struct.pack("=BBH", 0, 0, 0)
-    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETRULE,
+    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), (NFNL_SUBSYS_NFTABLES << 8) | what,
                           NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
 
 
@@ -56,7 +60,8 @@ def udata_comment(raw):
 
 
 def decode_rule_dump(data, rules=None):
-    """Add the rules in one recv() buffer to ``rules`` ({(family, table, handle): {chain, comment}}).
+    """Add the rules in one recv() buffer to ``rules`` ({(family, table, handle): {chain, comment}}); chains
+    (answers to NFT_MSG_GETCHAIN) go in as ({(family, table, 'chain', name): {chain, comment}}).
 
     Returns (rules, done, error): done once NLMSG_DONE was seen; error the kernel's errno, if it sent one.
     """
@@ -87,6 +92,19 @@ def decode_rule_dump(data, rules=None):
                 elif atype == R_USERDATA:
                     rule["comment"] = udata_comment(payload)
             rules[(family, rule["table"], rule["handle"])] = rule
+        elif mtype == CHAIN_MSG_TYPE and length >= _NLMSGHDR.size + 4:
+            if len(rules) >= MAX_RULES:
+                raise TraceDecodeError("chain dump: more than %d entries" % MAX_RULES)
+            family = FAMILIES.get(data[pos + _NLMSGHDR.size], str(data[pos + _NLMSGHDR.size]))
+            chain = {"family": family, "table": None, "chain": None, "handle": None, "comment": None}
+            for atype, payload in _attrs(data, pos + _NLMSGHDR.size + 4, pos + length, "NFT_MSG_NEWCHAIN"):
+                if atype == C_TABLE:
+                    chain["table"] = _string(payload, "NFTA_CHAIN_TABLE")
+                elif atype == C_NAME:
+                    chain["chain"] = _string(payload, "NFTA_CHAIN_NAME")
+                elif atype == C_USERDATA:
+                    chain["comment"] = udata_comment(payload)
+            rules[(family, chain["table"], "chain", chain["chain"])] = chain
         pos += (length + 3) & ~3
     return rules, False, None
 

@@ -257,14 +257,15 @@ class Namespace(object):
             dump.bind()
             raw = dump.asyncore.socket
             raw.settimeout(5)
-            raw.send(ruleset_mod.getrule_request())
-            deadline = time.monotonic() + 5
-            done = False
-            while not done and time.monotonic() < deadline:
-                data = raw.recv(1024 * 1024)
-                self.rules, done, err = ruleset_mod.decode_rule_dump(data, self.rules)
-                if err:
-                    raise NftraceError("the rule dump failed: %s" % os.strerror(err))
+            for seq, what in ((1, ruleset_mod.NFT_MSG_GETRULE), (2, ruleset_mod.NFT_MSG_GETCHAIN)):
+                raw.send(ruleset_mod.getrule_request(seq, what))
+                deadline = time.monotonic() + 5
+                done = False
+                while not done and time.monotonic() < deadline:
+                    data = raw.recv(1024 * 1024)
+                    self.rules, done, err = ruleset_mod.decode_rule_dump(data, self.rules)
+                    if err:
+                        raise NftraceError("the rule dump failed: %s" % os.strerror(err))
         finally:
             dump.close()
         self.index = ruleset_mod.index_json(json.loads(nft(self.path, ["-j", "list", "ruleset"]) or "{}"))
@@ -484,8 +485,11 @@ class NftraceSession(object):
 def _rule_of(ns, step):
     """{family, table, chain, handle, text, comment, verdict} for one trace step."""
     if step["type"] == "policy":
+        # A base chain's default policy: no rule, no handle; the chain's own comment may name the policy.
+        chain = (ns.rules.get((step["family"], step["table"], "chain", step["chain"]))
+                 or ns.index["chains"].get((step["family"], step["table"], step["chain"])) or {})
         return {"family": step["family"], "table": step["table"], "chain": step["chain"], "handle": None,
-                "text": "policy %s of chain %s" % (step["verdict"], step["chain"]), "comment": None,
+                "text": "policy %s of chain %s" % (step["verdict"], step["chain"]), "comment": chain.get("comment"),
                 "verdict": step["verdict"]}
     key = (step["family"], step["table"], step["handle"])
     nl = ns.rules.get(key) or {}
@@ -567,8 +571,8 @@ def build_traces(ns, tag):
             step = steps[decided]
             rule = _rule_of(ns, step)
             verdict = "reject" if rule["verdict"] == "reject" else step["verdict"]
-            chain_comments = [r.get("comment") for r in ns.rules.values()
-                              if r.get("table") == step["table"] and r.get("chain") == step["chain"] and r.get("comment")]
+            chain_comments = [r.get("comment") for k, r in ns.rules.items() if len(k) == 3
+                              and r.get("table") == step["table"] and r.get("chain") == step["chain"] and r.get("comment")]
             pol = policy_mod.recognise(rule, chain_comments, _map_comment(ns, steps, decided, packet))
         for step in steps:
             rule_step = _rule_of(ns, step) if step["type"] != "policy" else None
