@@ -36,7 +36,9 @@ h1 { font-size: 22px; margin: 0 0 6px; } h2 { font-size: 17px; margin: 26px 0 10
 .verdict.no_reply { color: var(--muted); }
 .summary { font-size: 16px; margin: 10px 0 0; }
 .path { display: flex; flex-wrap: wrap; align-items: stretch; gap: 8px; }
-.place { border: 1px solid var(--line); border-radius: 10px; padding: 8px; background: var(--card); min-width: 190px; }
+.place { border: 1px solid var(--line); border-radius: 10px; padding: 8px; background: var(--card); flex: 0 1 300px; }
+.place.has-drop { border: 2px solid var(--drop); }
+.role { font-size: 11px; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); }
 .place > .where { font-weight: 700; } .place > .ns { color: var(--muted); font-size: 13px; margin-bottom: 6px; }
 .arrow { align-self: center; font-size: 22px; color: var(--muted); }
 .hop { border-left: 4px solid var(--accent); background: var(--bg); border-radius: 6px; padding: 5px 8px; margin: 5px 0; }
@@ -102,14 +104,19 @@ def render(diagnosis):
            "<h2>Path of the probe</h2>", '<div class="path" id="path" role="list">']
     first = True
     drawn_drop = False
+    dst_name = probe.get("dst_endpoint")
     for (node, netns, endpoint), group in _places(observations):
         if not first:
             out.append('<div class="arrow" aria-hidden="true">&#8594;</div>')
+        role = "source" if first else ("destination" if endpoint and endpoint == dst_name else "")
         first = False
-        label = endpoint or node or "unknown place"
-        sub = " / ".join(x for x in (("node %s" % node) if node and node != label else None, netns) if x)
-        out.append('<div class="place" role="listitem"><div class="where">%s</div><div class="ns">%s</div>'
-                   % (_e(label), _e(sub or " ")))
+        label = node or endpoint or "unknown place"
+        sub = " \u00b7 ".join(x for x in ("netns %s" % netns if netns else None,
+                                           ("for %s" % endpoint) if endpoint and endpoint != label else None) if x)
+        has_drop = any(_is_drop(o, point) for o in group)
+        out.append('<div class="place%s" role="listitem"><div class="role">%s</div><div class="where">%s</div>'
+                   '<div class="ns">%s</div>' % (" has-drop" if has_drop else "", _e(role or "hop"), _e(label),
+                                                 _e(sub or " ")))
         for obs in group:
             drop = not drawn_drop and _is_drop(obs, point)
             drawn_drop = drawn_drop or drop
