@@ -34,7 +34,7 @@ _NO_ENDPOINTS = re.compile(r"^(?P<ns>%s)/(?P<svc>[a-z0-9][-a-z0-9.]*)(:(?P<port>
 _SVC_PORT = re.compile(r"^(?P<ns>%s)/(?P<svc>[a-z0-9][-a-z0-9.]*)(:(?P<port>[-\w]*))?$" % _NS_NAME)
 _CALICO = re.compile(r"\bPolicy (?:(?P<ns>%s)/)?(?P<name>[-\w.:]+)(?: (?P<dir>ingress|egress))?" % _NS_NAME)
 _PLAIN = re.compile(r"^(?P<ns>%s)/(?P<name>[-\w.:]{1,253})$" % _NS_NAME)
-_POLICY_TABLE = re.compile(r"(polic|firewall|filter|npc|network)", re.I)
+_POLICY_TABLE = re.compile(r"(polic|npc|network)", re.I)
 
 
 def policy(namespace, name, kind, **extra):
