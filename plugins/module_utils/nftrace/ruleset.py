@@ -5,8 +5,9 @@
 ``nft -j``.
 
 ``decode_rule_dump`` reads ``NFT_MSG_NEWRULE`` answers to a ``NFT_MSG_GETRULE`` dump: family, table, chain,
-handle and the comment in ``NFTA_RULE_USERDATA`` (a TLV list; type 0 is the comment, as nft and iptables-nft
-write it). ``rule_text`` renders one rule of the structured ``nft -j list ruleset`` output back to nft syntax,
+handle and the comment: in ``NFTA_RULE_USERDATA`` (a TLV list; type 0 is the comment, as nft writes it), or,
+for iptables-nft's ``-m comment``, in the ``xt_comment_info`` of a ``match`` expression, which nft does not
+show at all. Chains (``NFT_MSG_GETCHAIN``) give their comments the same way (``NFTA_CHAIN_USERDATA``). ``rule_text`` renders one rule of the structured ``nft -j list ruleset`` output back to nft syntax,
 keyed by its handle, so no ``nft list`` text is parsed.
 """
 
@@ -31,7 +32,10 @@ NLMSG_DONE = 3
 NLMSG_ERROR = 2
 NLM_F_REQUEST = 1
 NLM_F_DUMP = 0x300
-R_TABLE, R_CHAIN, R_HANDLE, R_USERDATA = 1, 2, 3, 7
+R_TABLE, R_CHAIN, R_HANDLE, R_EXPRESSIONS, R_USERDATA = 1, 2, 3, 4, 7
+LIST_ELEM, EXPR_NAME, EXPR_DATA = 1, 1, 2
+MATCH_NAME, MATCH_INFO = 1, 3
+XT_COMMENT_LEN = 256
 UDATA_RULE_COMMENT = 0
 MAX_RULES = 200000
 
@@ -59,6 +63,34 @@ def udata_comment(raw):
     return None
 
 
+def xt_comments(raw):
+    """Comments of the iptables-nft ``-m comment`` matches in a rule's NFTA_RULE_EXPRESSIONS (``xt_comment_info``
+    is 256 bytes of text; nft shows none of it)."""
+    out = []
+    for atype, elem in _attrs(raw, 0, len(raw), "NFTA_RULE_EXPRESSIONS"):
+        if atype != LIST_ELEM:
+            continue
+        name, data = None, None
+        for etype, payload in _attrs(elem, 0, len(elem), "NFTA_LIST_ELEM"):
+            if etype == EXPR_NAME:
+                name = _string(payload, "NFTA_EXPR_NAME")
+            elif etype == EXPR_DATA:
+                data = payload
+        if name != "match" or data is None:
+            continue
+        mname, info = None, None
+        for mtype, payload in _attrs(data, 0, len(data), "NFTA_EXPR_DATA"):
+            if mtype == MATCH_NAME:
+                mname = _string(payload, "NFTA_MATCH_NAME")
+            elif mtype == MATCH_INFO:
+                info = payload
+        if mname == "comment" and info:
+            text = info[:XT_COMMENT_LEN].split(b"\0", 1)[0].decode("utf-8", "replace")
+            if text:
+                out.append(text)
+    return out
+
+
 def decode_rule_dump(data, rules=None):
     """Add the rules in one recv() buffer to ``rules`` ({(family, table, handle): {chain, comment}}); chains
     (answers to NFT_MSG_GETCHAIN) go in as ({(family, table, 'chain', name): {chain, comment}}).
@@ -82,6 +114,7 @@ def decode_rule_dump(data, rules=None):
                 raise TraceDecodeError("rule dump: more than %d rules" % MAX_RULES)
             family = FAMILIES.get(data[pos + _NLMSGHDR.size], str(data[pos + _NLMSGHDR.size]))
             rule = {"family": family, "table": None, "chain": None, "handle": None, "comment": None}
+            xt = []
             for atype, payload in _attrs(data, pos + _NLMSGHDR.size + 4, pos + length, "NFT_MSG_NEWRULE"):
                 if atype == R_TABLE:
                     rule["table"] = _string(payload, "NFTA_RULE_TABLE")
@@ -91,6 +124,10 @@ def decode_rule_dump(data, rules=None):
                     rule["handle"] = struct.unpack(">Q", payload)[0]
                 elif atype == R_USERDATA:
                     rule["comment"] = udata_comment(payload)
+                elif atype == R_EXPRESSIONS:
+                    xt = xt_comments(payload)
+            if rule["comment"] is None and xt:
+                rule["comment"] = "; ".join(xt)
             rules[(family, rule["table"], rule["handle"])] = rule
         elif mtype == CHAIN_MSG_TYPE and length >= _NLMSGHDR.size + 4:
             if len(rules) >= MAX_RULES:

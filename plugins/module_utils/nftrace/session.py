@@ -496,7 +496,7 @@ def _rule_of(ns, step):
     js = ns.index["rules"].get(key) or {}
     text = ruleset_mod.rule_text(js.get("expr")) if js else None
     verdict = step["verdict"]
-    if verdict == "drop" and text and "reject" in text:
+    if verdict == "drop" and text and "reject" in text.lower():
         verdict = "reject"
     if verdict in ("jump", "goto") and step.get("jump_target"):
         verdict = "%s %s" % (verdict, step["jump_target"])
