@@ -5,6 +5,11 @@ import os
 import socket
 import struct
 import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+if os.path.join(REPO, ".build", "collections") not in sys.path:
+    sys.path.insert(0, os.path.join(REPO, ".build", "collections"))
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common import netns as netns_utils
 
@@ -63,3 +68,24 @@ def send_syn(ns, src, dst, dport, dscp, ip_id, sport=40000):
         sock.sendto(ip + tcp, (dst, 0))
     finally:
         sock.close()
+
+
+HOLD_TAG = {"dscp": 46, "ip_id": 4242}
+
+
+def hold(ns, ready_file, seconds=30.0):
+    """Run one trace session in ns until a signal or ``seconds`` (the body of ``python nftrace_support.py hold``)."""
+    from ansible_collections.netdiag.tracekit.plugins.module_utils.nftrace.session import NftraceSession
+    with NftraceSession([ns], HOLD_TAG, ready_file=ready_file) as session:
+        session.prepare()
+        session.arm()
+        session.capture(seconds)
+        result = session.result()
+    print(json.dumps({"stopped_by": result["stopped_by"], "problems": result["problems"], "table": result["table"]}))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "hold":
+        hold(sys.argv[2], sys.argv[3], float(sys.argv[4]) if len(sys.argv) == 5 else 30.0)
+    else:
+        sys.exit("usage: nftrace_support.py hold NETNS READY_FILE [SECONDS]")
