@@ -332,6 +332,7 @@ class NftraceSession(object):
         self.stopped_by = None
         self.signal_name = None
         self.arm_seconds = None
+        self.attached_at = None
         self.capture_seconds = None
         self._old_handlers = {}
 
@@ -412,8 +413,9 @@ class NftraceSession(object):
                 ns.close_socket()
         self.spaces = armed
         self.arm_seconds = round(time.monotonic() - start, 3)
+        self.attached_at = round(time.time(), 6)
         if self.ready_file:
-            _write_json(self.ready_file, {"pid": os.getpid(), "attached_at": round(time.time(), 6),
+            _write_json(self.ready_file, {"pid": os.getpid(), "attached_at": self.attached_at,
                                           "netns": [ns.spec for ns in armed], "problems": self.problems})
         return self.arm_seconds
 
@@ -431,14 +433,11 @@ class NftraceSession(object):
             now = time.time()
             for fd in ready:
                 socks[fd].read(now)
-            if sum(len(ns.messages) for ns in self.spaces) >= self.max_messages:
+            if self.full():
                 self.stopped_by = "max_messages"
             elif self.stop_file and os.path.exists(self.stop_file):
                 self.stopped_by = "stop_file"
-        now = time.time()
-        for ns in self.spaces:
-            if ns.sock is not None:
-                ns.read(now)
+        self.poll()
         self.capture_seconds = round(time.monotonic() - start, 3)
         self.close()
         for path in (self.ready_file, self.stop_file):
@@ -447,6 +446,16 @@ class NftraceSession(object):
                     os.unlink(path)
                 except OSError:
                     pass
+
+    def full(self):
+        return sum(len(ns.messages) for ns in self.spaces) >= self.max_messages
+
+    def poll(self):
+        """Read what is pending on every socket without waiting (for a caller with its own loop: nettrace)."""
+        now = time.time()
+        for ns in self.spaces:
+            if ns.sock is not None and not self.full():
+                ns.read(now)
 
     def close(self):
         """Remove every table and socket; safe to call more than once."""
@@ -476,7 +485,8 @@ class NftraceSession(object):
         return {"traces": traces, "counters": counters, "problems": self.problems,
                 "netns": [{"spec": ns.spec, "name": ns.name, "inode": ns.inode} for ns in self.spaces],
                 "table": self.table, "stale_removed": self.stale_removed, "stopped_by": self.stopped_by,
-                "arm_seconds": self.arm_seconds, "capture_seconds": self.capture_seconds,
+                "arm_seconds": self.arm_seconds, "attached_at": self.attached_at,
+                "capture_seconds": self.capture_seconds,
                 "errors": [e for ns in self.spaces for e in ns.errors][:50]}
 
 
