@@ -306,8 +306,8 @@ def summarize(result, src, dst):
         if point.get("endpoint") and point.get("endpoint") != point.get("node"):
             where += " for %s" % point["endpoint"]
         pol = policy_text(point.get("policy"))
-        return "%s was %s at %s by nftables %s%s." % (head, verdict, where, rule_ref(point["rule"]),
-                                                     " (%s)" % pol if pol else "")
+        tail = " (%s)" % pol if pol else ""
+        return "%s was %s at %s by nftables %s%s." % (head, verdict, where, rule_ref(point["rule"]), tail)
     if verdict in ("rejected", "dropped"):
         by = "" if point.get("component") == "probe" else " (%s)" % point.get("component")
         return "%s was %s at %s%s: %s." % (head, verdict, _where(point), by, point.get("reason"))

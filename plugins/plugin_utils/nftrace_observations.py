@@ -35,6 +35,12 @@ def _clean_policy(pol):
     return out
 
 
+def _step_text(step):
+    which = "handle %s" % step["handle"] if step.get("handle") is not None else "policy"
+    comment = " [%s]" % step["comment"] if step.get("comment") else ""
+    return "%s %s %s%s: %s" % (step.get("table"), step.get("chain"), which, comment, step.get("verdict"))
+
+
 def nftrace_observations(traces, node, src, dst, netns_endpoints=None, node_netns=None):
     """Observations of one node's nft_trace traces."""
     netns_endpoints = netns_endpoints or {}
@@ -52,18 +58,14 @@ def nftrace_observations(traces, node, src, dst, netns_endpoints=None, node_netn
                           for s in steps if s.get("type") == "policy" or s is steps[-1])
         if verdict in ("drop", "reject", "queue", "stolen"):
             action = "Rejected" if verdict == "reject" else "Dropped"
-            reason = "%s by nftables %s" % ("rejected" if verdict == "reject" else
-                                             "queued to user space and not returned" if verdict == "queue"
-                                             else "dropped", rule_ref(rule))
+            how = {"reject": "rejected", "queue": "queued to user space and not returned"}.get(verdict, "dropped")
+            reason = "%s by nftables %s" % (how, rule_ref(rule))
             if pol:
                 reason += " (%s)" % policy_text(pol)
         else:
             action = "Forwarded"
             reason = "accepted by nftables (%s)" % (hooks or "no chain")
-        detail = "; ".join("%s %s %s%s: %s" % (s.get("table"), s.get("chain"),
-                                                "handle %s" % s["handle"] if s.get("handle") is not None else "policy",
-                                                " [%s]" % s["comment"] if s.get("comment") else "",
-                                                s.get("verdict")) for s in steps[:30])
+        detail = "; ".join(_step_text(s) for s in steps[:30])
         out.append(observation(action, "nftables", "nft-trace", node=node, netns=ns, endpoint=endpoint,
                                reason=reason, time=trace.get("time"), detail=detail, rule=rule, policy=pol,
                                trace_id=trace.get("id"),

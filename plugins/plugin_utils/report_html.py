@@ -111,8 +111,9 @@ def render(diagnosis):
         role = "source" if first else ("destination" if endpoint and endpoint == dst_name else "")
         first = False
         label = node or endpoint or "unknown place"
-        sub = " \u00b7 ".join(x for x in ("netns %s" % netns if netns else None,
-                                           ("for %s" % endpoint) if endpoint and endpoint != label else None) if x)
+        parts = ("netns %s" % netns if netns else None,
+                 ("for %s" % endpoint) if endpoint and endpoint != label else None)
+        sub = " \u00b7 ".join(x for x in parts if x)
         has_drop = any(_is_drop(o, point) for o in group)
         out.append('<div class="place%s" role="listitem"><div class="role">%s</div><div class="where">%s</div>'
                    '<div class="ns">%s</div>' % (" has-drop" if has_drop else "", _e(role or "hop"), _e(label),
@@ -147,8 +148,9 @@ def render(diagnosis):
             rows.append(("Policy", policy_text(point["policy"])))
         rows.append(("Detail", point.get("detail")))
         for key, value in rows:
-            out.append("<dt>%s</dt><dd%s>%s</dd>" % (_e(key), ' id="drop-policy"' if key == "Policy" else "",
-                                                    "<code>%s</code>" % _e(value) if key == "Rule text" else _e(value)))
+            ident = ' id="drop-policy"' if key == "Policy" else ""
+            shown = "<code>%s</code>" % _e(value) if key == "Rule text" else _e(value)
+            out.append("<dt>%s</dt><dd%s>%s</dd>" % (_e(key), ident, shown))
         out.append("</dl></div>")
     out.append("<h2>Evidence</h2>")
     out.append("<details><summary>Observations (%d)</summary><table><tr><th>time</th><th>node</th><th>netns</th>"

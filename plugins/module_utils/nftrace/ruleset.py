@@ -7,7 +7,8 @@
 ``decode_rule_dump`` reads ``NFT_MSG_NEWRULE`` answers to a ``NFT_MSG_GETRULE`` dump: family, table, chain,
 handle and the comment: in ``NFTA_RULE_USERDATA`` (a TLV list; type 0 is the comment, as nft writes it), or,
 for iptables-nft's ``-m comment``, in the ``xt_comment_info`` of a ``match`` expression, which nft does not
-show at all. Chains (``NFT_MSG_GETCHAIN``) give their comments the same way (``NFTA_CHAIN_USERDATA``). ``rule_text`` renders one rule of the structured ``nft -j list ruleset`` output back to nft syntax,
+show at all. Chains (``NFT_MSG_GETCHAIN``) give their comments the same way (``NFTA_CHAIN_USERDATA``).
+``rule_text`` renders one rule of the structured ``nft -j list ruleset`` output back to nft syntax,
 keyed by its handle, so no ``nft list`` text is parsed.
 """
 
@@ -165,9 +166,9 @@ def _value(v):
             return "@%s,%s,%s" % (inner.get("base"), inner.get("offset"), inner.get("len"))
         if key in ("meta", "ct", "rt", "fib", "socket", "osf", "exthdr") and isinstance(inner, dict):
             name = inner.get("key") or inner.get("name") or ""
-            return "%s %s" % (key, name) if key != "meta" or name in ("l4proto", "nfproto", "mark", "nftrace",
-                                                                         "iifname", "oifname", "iif", "oif",
-                                                                         "protocol", "priority", "skuid") else name
+            shown = ("l4proto", "nfproto", "mark", "nftrace", "iifname", "oifname", "iif", "oif", "protocol",
+                     "priority", "skuid")
+            return "%s %s" % (key, name) if key != "meta" or name in shown else name
         if key == "set":
             return "{ %s }" % ", ".join(_value(x) for x in (inner if isinstance(inner, list) else [inner]))
         if key == "prefix" and isinstance(inner, dict):

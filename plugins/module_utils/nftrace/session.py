@@ -26,7 +26,6 @@ import os
 import select
 import shutil
 import signal
-import socket
 import struct
 import time
 
@@ -99,8 +98,8 @@ def tag_match(tag):
         if not 0 <= first <= 0xFFFF:
             raise NftraceError("tag ip_id %r is not 0-65535" % tag["ip_id"])
         ids = sorted(set((first + i) & 0xFFFF for i in range(count)))
-        matches.append("ip dscp %d ip id %s" % (dscp, ids[0] if len(ids) == 1 else
-                                                 "{ %s }" % ", ".join(str(i) for i in ids)))
+        id_match = ids[0] if len(ids) == 1 else "{ %s }" % ", ".join(str(i) for i in ids)
+        matches.append("ip dscp %d ip id %s" % (dscp, id_match))
     if label is not None:
         if not 0 <= label <= 0xFFFFF:
             raise NftraceError("tag flow_label %r is not 0-1048575" % tag["flow_label"])

@@ -48,8 +48,8 @@ def _hold(ns, tmp_path):
 
 
 def test_success_through_the_module_with_an_unreachable_namespace(ns):
-    result = run_module("netdiag.tracekit.nft_trace", {"tag": HOLD_TAG, "netns": [ns, PREFIX + "-missing"],
-                                                        "duration": 0.3})
+    args = {"tag": HOLD_TAG, "netns": [ns, PREFIX + "-missing"], "duration": 0.3}
+    result = run_module("netdiag.tracekit.nft_trace", args)
     assert not result.get("failed"), result
     assert result["stopped_by"] == "duration"
     assert [n["name"] for n in result["netns"]] == [ns]

@@ -16,7 +16,9 @@ RULE = {"family": "inet", "table": "filter", "chain": "forward", "handle": 7, "t
 POLICY = {"namespace": "default", "name": "deny-postgres", "kind": "NetworkPolicy", "enforcer": "tracekit-lab"}
 
 
-def trace(verdict="drop", rule=RULE, policy=POLICY, netns="lab-node2", time=100.002):
+def trace(verdict="drop", rule="default", policy="default", netns="lab-node2", time=100.002):
+    rule = RULE if rule == "default" else rule
+    policy = POLICY if policy == "default" else policy
     return {"netns": netns, "id": "0badc0de", "time": time, "packet": {"src": "10.244.1.11", "dst": "10.244.2.11"},
             "steps": [dict(rule, type="rule" if rule and rule.get("handle") else "policy", jump_target=None)]
             if rule else [], "verdict": verdict, "rule": rule, "policy": policy}

@@ -22,10 +22,10 @@ def rule(table="filter", chain="FORWARD", comment=None, family="ip"):
     (rule("filter", "KUBE-EXTERNAL-SERVICES", "prod/api has no endpoints"), ("prod", "api", "Service")),
     (rule("filter", "cali-pi-_Y0BBQX8u1kpbd", "Policy default/knp.default.deny-postgres ingress"),
      ("default", "deny-postgres", "NetworkPolicy")),
-    (rule("filter", "cali-po-_abc", "Policy shop/default.allow-dns egress"), ("shop", "default.allow-dns",
-                                                                             "CalicoNetworkPolicy")),
-    (rule("filter", "cali-pi-_abc", "Policy default.global-deny ingress"), (None, "default.global-deny",
-                                                                          "GlobalNetworkPolicy")),
+    (rule("filter", "cali-po-_abc", "Policy shop/default.allow-dns egress"),
+     ("shop", "default.allow-dns", "CalicoNetworkPolicy")),
+    (rule("filter", "cali-pi-_abc", "Policy default.global-deny ingress"),
+     (None, "default.global-deny", "GlobalNetworkPolicy")),
     (rule("filter", "cali-pi-_XYZ", "cali:k2lTPGm5hbPTm1zz"), (None, "cali-pi-_XYZ", "CalicoPolicyChain")),
     (rule("kube-network-policies", "postrouting", None, "inet"), (None, None, "NetworkPolicy")),
 ])
@@ -36,8 +36,8 @@ def test_shapes(given, expected):
 
 def test_map_element_comment_names_the_service_without_endpoints():
     found = recognise(rule("kube-proxy", "reject-chain", None), map_comment="default/web-empty:http")
-    assert (found["namespace"], found["name"], found["kind"], found["port"]) == ("default", "web-empty", "Service",
-                                                                                  "http")
+    got = (found["namespace"], found["name"], found["kind"], found["port"])
+    assert got == ("default", "web-empty", "Service", "http")
     assert describe(found) == "Service default/web-empty (has no endpoints)"
 
 
