@@ -122,3 +122,16 @@ def test_a_node_without_nftables_is_said_so(ns, tmp_path):
     # No nft: nothing is loaded, the session says why and ends by itself after its duration.
     assert proc.returncode == 0, proc.stderr
     assert "nftables is not installed" in json.loads(proc.stdout)["problems"][0]
+
+
+def test_nettrace_runs_the_trace_beside_its_capture_and_removes_it(ns):
+    """The runbook's path with the eBPF capture: nettrace arms the trace while BCC compiles (needs BCC)."""
+    args = {"duration": 1, "netns": [ns], "events": ["DROP"], "nft_trace": {"tag": HOLD_TAG, "netns": [ns]}}
+    result = run_module("netdiag.tracekit.nettrace", args)
+    if result.get("failed") and "BCC" in result.get("msg", ""):
+        pytest.skip("BCC is not available: %s" % result["msg"])
+    assert not result.get("failed"), result.get("msg")
+    assert result["nft_trace"]["problems"] == []
+    assert [n["name"] for n in result["nft_trace"]["netns"]] == [ns]
+    assert result["nft_trace"]["attached_at"] is not None
+    assert trace_tables(ns) == []
