@@ -22,7 +22,8 @@ description:
   - Faults are realistic constructs, not flags in a simulator. C(policy_drop) adds a forward rule that
     silently drops a protocol/port to a pod, as a NetworkPolicy would. C(policy_reject) rejects it with a
     TCP reset or an ICMP admin-prohibited error. C(missing_route) leaves a node without its route to a pod
-    CIDR. A closed port needs no fault, since nothing listens on it.
+    CIDR. C(default_deny) gives a pod an input chain whose policy is drop. C(no_endpoints) is a Service whose
+    pods are gone, rejected by every node as kube-proxy does. A closed port needs no fault, since nothing listens on it.
   - Idempotent. With O(state=absent) everything whose name starts with O(prefix) is removed.
   - The role M(netdiag.tracekit.lab) wraps this module and writes the inventory for the runbooks.
 author:
@@ -73,6 +74,11 @@ options:
       - "C(policy_drop) and C(policy_reject): C(pod), C(protocol) (tcp/udp), C(port), optional C(name)
         (the policy name reported by diagnostics)."
       - "C(missing_route): C(node), C(cidr) (a pod CIDR of another node)."
+      - "C(default_deny): C(pod), optional C(name) - the pod's own input chain has policy drop (commented with
+        the policy's name), as a default-deny NetworkPolicy enforced in the pod's namespace."
+      - "C(no_endpoints): C(name) (namespace/service), C(vip), C(protocol), C(port), optional C(port_name) - every
+        node rejects new connections to it through kube-proxy's nftables-mode shape (table C(kube-proxy), verdict
+        map C(no-endpoint-services), chain C(reject-chain)); the inventory lists the service with no backends."
     type: list
     elements: dict
     default: []

@@ -114,6 +114,15 @@ options:
     description: Size of the BPF ring buffer in MiB (a power of two). Larger absorbs longer bursts.
     type: int
     default: 8
+  nft_trace:
+    description:
+      - Also trace the probe through nftables while capturing (M(netdiag.tracekit.nft_trace) does the same on its
+        own) - C(tag), the probe's tag (C(dscp) and C(ip_id) and/or C(flow_label)), and C(netns), the namespaces
+        to trace. The trace tables are loaded while BCC compiles, before O(ready_file) is written, and removed
+        however the module ends. What cannot be traced is reported in the C(problems) of RV(nft_trace); it never fails
+        the capture.
+    type: dict
+    version_added: 0.2.0
   kernel_source_dir:
     description:
       - Kernel header tree for BCC when C(/lib/modules/$(uname -r)/build) does not exist (the node_prereqs role
@@ -356,6 +365,11 @@ kernel_source:
   description: Which kernel header tree BCC compiled against.
   returned: success
   type: str
+nft_trace:
+  description: With O(nft_trace), what M(netdiag.tracekit.nft_trace) returns (C(traces), C(problems),
+    C(counters), C(attached_at)...); else null.
+  returned: success
+  type: dict
 """
 
 import json
@@ -400,6 +414,7 @@ def main():
             stop_file=dict(type="path"),
             ring_buffer_mb=dict(type="int", default=8),
             kernel_source_dir=dict(type="path", default="/var/lib/netdiag_tracekit/kernel-src"),
+            nft_trace=dict(type="dict"),
         ),
         supports_check_mode=True,
     )
@@ -415,7 +430,7 @@ def main():
                                   filter_cidr=params["filter_cidr"], netns=params["netns"],
                                   max_events=params["max_events"], ringbuf_mb=params["ring_buffer_mb"],
                                   ready_file=params["ready_file"], kernel_src=params["kernel_source_dir"],
-                                  stop_file=params["stop_file"])
+                                  stop_file=params["stop_file"], nft_trace=params["nft_trace"])
         with session:
             session.prepare()
             session.attach()

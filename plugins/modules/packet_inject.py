@@ -85,6 +85,16 @@ options:
   tag:
     description: DSCP value (1-63) that tags the probe. Default, random.
     type: int
+  ip_id:
+    description:
+      - IPv4 identification of the first probe (0-65535; the next ones follow). Default, random.
+      - Lets a capture armed before the probe (M(netdiag.tracekit.nft_trace)) match the probe exactly.
+    type: int
+    version_added: 0.2.0
+  flow_label:
+    description: IPv6 flow label of the probe (0-1048575). Default, random.
+    type: int
+    version_added: 0.2.0
   wait_reply:
     description: Wait for replies and classify them. Without it, O(timeout) is ignored and RV(outcome) is C(not_checked).
     type: bool
@@ -237,6 +247,8 @@ def main():
             count=dict(type="int", default=1),
             payload=dict(type="str"),
             tag=dict(type="int"),
+            ip_id=dict(type="int"),
+            flow_label=dict(type="int"),
             wait_reply=dict(type="bool", default=True),
             timeout=dict(type="float", default=2.0),
         ),

@@ -9,7 +9,8 @@ Contract (docs/diagnosis.md; keep stable, outside tooling depends on it):
   error; ``drop_point`` says who refused and why), ``dropped`` (silently discarded; ``drop_point`` says where
   and why) or ``no_reply`` (nothing came back and no drop was seen).
 - ``probe``: what was sent, from which node and namespace, with its tag.
-- ``drop_point``: null or ``{node, netns, endpoint, component, reason, detail}``.
+- ``drop_point``: null or ``{node, netns, endpoint, component, reason, detail}``, with ``rule`` and ``policy``
+  when an nftables trace saw a rule decide there.
 - ``observations``: ``[{node, netns, endpoint, component, action, reason, time, source}]`` in time order,
   ``action`` one of Sent, Forwarded, Received, Delivered, Dropped, Rejected.
 - ``backend``: null, or the endpoint conntrack DNATed a service probe to.
@@ -32,7 +33,8 @@ VERDICTS = ("delivered", "rejected", "dropped", "no_reply")
 OBSERVATION_KEYS = ("node", "netns", "endpoint", "component", "action", "reason", "time", "source")
 # When two captures both saw a drop, the one closest to the packet wins: the kernel's drop (where the
 # packet died) before a dataplane's (VPP) before the logical model's prediction (OVN).
-COMPONENT_RANK = {"kernel": 0, "vpp": 1, "ovn": 2, "conntrack": 3, "probe": 4}
+# nftables traces (nft-trace) name the rule behind a kernel drop; their times are when the trace was read.
+COMPONENT_RANK = {"kernel": 0, "nftables": 1, "vpp": 2, "ovn": 3, "conntrack": 4, "probe": 5}
 
 
 class DiagnosisError(TracekitError):
@@ -223,9 +225,48 @@ def _sort_key(obs):
 
 
 def drop_point_of(obs):
-    return {"node": obs.get("node"), "netns": obs.get("netns"), "endpoint": obs.get("endpoint"),
-            "component": obs.get("component"), "reason": obs.get("reason"),
-            "detail": obs.get("detail") or "%s observation from %s" % (obs.get("action"), obs.get("source"))}
+    point = {"node": obs.get("node"), "netns": obs.get("netns"), "endpoint": obs.get("endpoint"),
+             "component": obs.get("component"), "reason": obs.get("reason"),
+             "detail": obs.get("detail") or "%s observation from %s" % (obs.get("action"), obs.get("source"))}
+    if obs.get("rule"):
+        point.update(rule=obs["rule"], policy=obs.get("policy"))
+    return point
+
+
+def rule_ref(rule):
+    """``rule `inet filter forward handle 7```, or ``policy drop of chain `inet filter input```."""
+    if not rule:
+        return None
+    where = "%s %s %s" % (rule.get("family"), rule.get("table"), rule.get("chain"))
+    if rule.get("handle") is None:
+        return "policy %s of chain `%s`" % (rule.get("verdict") or "drop", where)
+    return "rule `%s handle %s`" % (where, rule.get("handle"))
+
+
+def policy_text(pol):
+    """``NetworkPolicy default/deny-postgres``; ``Service default/web (has no endpoints)``."""
+    if not pol:
+        return None
+    name = pol.get("name")
+    who = "%s/%s" % (pol["namespace"], name) if pol.get("namespace") and name else (name or "")
+    text = ("%s %s" % (pol.get("kind") or "policy", who)).strip()
+    if pol.get("reason"):
+        text += " (%s)" % pol["reason"]
+    return text
+
+
+def attach_rule(point, observations):
+    """Give ``point`` (a drop point or a kernel observation) the rule and policy that an nftables trace saw
+    decide the probe's fate in the same node and namespace."""
+    if not point or point.get("rule") or point.get("component") == "nftables":
+        return point
+    for obs in observations:
+        if (obs.get("component") == "nftables" and obs.get("action") in ("Dropped", "Rejected") and obs.get("rule")
+                and obs.get("node") == point.get("node") and obs.get("netns") == point.get("netns")):
+            point["rule"] = obs["rule"]
+            point["policy"] = obs.get("policy")
+            return point
+    return point
 
 
 def _pick_drop(observations):
@@ -273,6 +314,11 @@ def diagnose(injection, src, dst, captures=None, endpoints=None, nodes=None, ser
             drop_point = drop_point_of(chosen)
         else:
             verdict = "no_reply"
+    if drop_point is not None:
+        attach_rule(drop_point, observations)
+        for obs in observations:
+            if obs["component"] == "kernel" and obs["action"] in ("Dropped", "Rejected"):
+                attach_rule(obs, observations)
     probe = dict(injection.get("probe") or {})
     probe.update(node=src.get("node"), netns=src.get("netns"), endpoint=src.get("name"),
                  dst_endpoint=dst.get("name"), dst_node=dst.get("node"), outcome=outcome,
@@ -318,6 +364,14 @@ def summarize(result, src, dst):
     if verdict == "delivered":
         first = [o for o in result["observations"] if o["action"] == "Delivered"]
         return "%s was delivered: %s." % (head, first[0]["reason"] if first else "the destination answered")
+    if verdict in ("rejected", "dropped") and point.get("rule"):
+        # "dropped at node2 for n2-pod1 by nftables rule `inet filter forward handle 7` (NetworkPolicy ns/name)"
+        where = point.get("node") or point.get("netns") or "an unknown place"
+        if point.get("endpoint") and point.get("endpoint") != point.get("node"):
+            where += " for %s" % point["endpoint"]
+        pol = policy_text(point.get("policy"))
+        tail = " (%s)" % pol if pol else ""
+        return "%s was %s at %s by nftables %s%s." % (head, verdict, where, rule_ref(point["rule"]), tail)
     if verdict in ("rejected", "dropped"):
         by = "" if point.get("component") == "probe" else " (%s)" % point.get("component")
         return "%s was %s at %s%s: %s." % (head, verdict, _where(point), by, point.get("reason"))

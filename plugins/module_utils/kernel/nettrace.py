@@ -28,6 +28,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
 
@@ -320,7 +321,8 @@ class NettraceSession(object):
     """One capture. Use as ``with NettraceSession(...) as s: s.attach(); s.capture(30); result = s.result()``."""
 
     def __init__(self, kinds=None, filter_ip=None, filter_cidr=None, netns=None, max_events=10000,
-                 ringbuf_mb=8, ready_file=None, kernel_src=kernel_facts.KERNEL_SRC_DEFAULT, stop_file=None):
+                 ringbuf_mb=8, ready_file=None, kernel_src=kernel_facts.KERNEL_SRC_DEFAULT, stop_file=None,
+                 nft_trace=None):
         self.kinds = parse_kinds(kinds)
         self.filters = parse_filters(filter_ip, filter_cidr)
         self.netns_filter = resolve_netns(netns, addresses=filter_ip or ())
@@ -344,6 +346,12 @@ class NettraceSession(object):
         self._attached = []
         self.counters = {}
         self.facts = {}
+        # The nftables trace of the probe (module_utils/nftrace), armed beside the eBPF programs so a runbook
+        # gets both from one task: {'tag': probe tag, 'netns': [namespaces]}; its problems never fail nettrace.
+        self.nft_spec = nft_trace
+        self.nft = None
+        self.nft_problems = []
+        self._nft_thread = None
 
     # -- context management: close() always runs
     def __enter__(self):
@@ -405,6 +413,7 @@ class NettraceSession(object):
         bcc = import_bcc(self.private_dir)
         start = time.monotonic()
         self.install_signal_handlers()
+        nft_thread = self._start_nft()
         try:
             self.bpf = bcc.BPF(text=self.text.encode(), cflags=["-Wno-unused-function"])
         except Exception as exc:  # BCC raises bare Exception on compile/load failures
@@ -423,11 +432,36 @@ class NettraceSession(object):
             except Exception as exc:
                 raise NettraceError("cannot attach to %s:%s: %s" % (category, event, exc))
             self._attached.append(kind)
+        if nft_thread is not None:
+            nft_thread.join(60)
         self.attach_seconds = round(time.monotonic() - start, 3)
         self.clock_offset = time.time() - time.monotonic()
         if self.ready_file:
             self._write_ready()
         return self.attach_seconds
+
+    def _start_nft(self):
+        """Arm the nftables trace in a thread while BCC compiles (it takes ~0.2 s; the compile takes seconds)."""
+        if not self.nft_spec:
+            return None
+        from ansible_collections.netdiag.tracekit.plugins.module_utils.nftrace.session import (  # pylint: disable=import-outside-toplevel
+            NftraceSession)
+
+        def arm():
+            try:
+                session = NftraceSession(self.nft_spec.get("netns") or [], self.nft_spec.get("tag"))
+                self.nft = session
+                session.prepare()
+                session.arm()
+            except TracekitError as exc:
+                self.nft_problems.append("nftables trace: %s" % exc)
+            except Exception as exc:  # pylint: disable=broad-except
+                self.nft_problems.append("nftables trace failed: %s" % exc)
+        thread = threading.Thread(target=arm, name="nftrace-arm")
+        thread.daemon = True
+        thread.start()
+        self._nft_thread = thread
+        return thread
 
     def _fill_maps(self):
         if self.filters:
@@ -476,12 +510,16 @@ class NettraceSession(object):
                 break
             time.sleep(min(poll_ms / 1000.0, left))
             self.consume()
+            if self.nft is not None:
+                self.nft.poll()
             if self.max_events and self.received >= self.max_events:
                 self.stopped_by = "max_events"
             elif self.stop_file and os.path.exists(self.stop_file):
                 # The runbook's way to end a capture as soon as the probe has its answer.
                 self.stopped_by = "stop_file"
         self.capture_seconds = round(time.monotonic() - start, 3)
+        if self.nft is not None:
+            self.nft.poll()
         self.finish()
         # The capture ended normally: its signal files have served (a failure leaves ready_file for the waiter).
         for path in (self.ready_file, self.stop_file):
@@ -535,6 +573,10 @@ class NettraceSession(object):
     def close(self):
         """Detach and free everything; safe to call more than once and after failures."""
         try:
+            if self._nft_thread is not None:
+                self._nft_thread.join(60)   # a failure while it arms: let it finish, then remove what it loaded
+            if self.nft is not None:
+                self.nft.close()        # the trace tables go first: nothing of ours stays in any namespace
             if self.reader is not None:
                 self.reader.close()
                 self.reader = None
@@ -571,7 +613,17 @@ class NettraceSession(object):
             "filters": [text for _p, _a, text in self.filters],
             "netns_filter": sorted(self.netns_filter),
             "kernel_source": self.facts.get("kernel_source"),
+            "nft_trace": self._nft_result(),
         }
+
+    def _nft_result(self):
+        if not self.nft_spec:
+            return None
+        if self.nft is None:
+            return {"traces": [], "problems": self.nft_problems, "counters": {}, "attached_at": None}
+        out = self.nft.result()
+        out["problems"] = self.nft_problems + out["problems"]
+        return out
 
 
 def _iso(epoch):

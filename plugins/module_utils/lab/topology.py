@@ -32,7 +32,7 @@ from ansible_collections.netdiag.tracekit.plugins.module_utils.common.cli_runner
 NETNS_DIR = "/var/run/netns"
 RUN_ROOT = "/run/netdiag-tracekit-lab"
 NFT_TABLE = "tracekit_lab"
-FAULT_TYPES = ("policy_drop", "policy_reject", "missing_route")
+FAULT_TYPES = ("policy_drop", "policy_reject", "missing_route", "default_deny", "no_endpoints")
 _POLICY_NAME = re.compile(r"^[A-Za-z0-9_./:-]{1,63}$")
 
 
@@ -217,23 +217,95 @@ def _plan_fault(fault, lab, pods_by_name):
             raise LabError("missing_route fault: node %s has no route to %s to remove" % (fault["node"], cidr))
         return {"type": ftype, "node": fault["node"], "cidr": cidr,
                 "description": "node %s has no route to %s" % (fault["node"], cidr)}
+    if ftype == "no_endpoints":
+        return _plan_no_endpoints(fault)
     pod = pods_by_name.get(fault.get("pod"))
     if pod is None:
         raise LabError("%s fault: pod %r is not a pod of the lab" % (ftype, fault.get("pod")))
+    if ftype == "default_deny":
+        name = _policy_name(ftype, fault.get("name") or "default/default-deny")
+        return {"type": ftype, "pod": pod["name"], "node": pod["node"], "name": name, "ips": pod["ips"],
+                "description": "NetworkPolicy %s denies all ingress to pod %s (its input chain's policy is drop)"
+                               % (name, pod["name"])}
     proto = fault.get("protocol", "tcp")
     if proto not in ("tcp", "udp"):
         raise LabError("%s fault: protocol must be tcp or udp, not %r" % (ftype, proto))
     port = int(fault.get("port", 0))
     if not 0 < port < 65536:
         raise LabError("%s fault: port %r is out of range" % (ftype, fault.get("port")))
-    name = fault.get("name") or "deny-%s-%s-%d" % (pod["name"], proto, port)
-    if not _POLICY_NAME.match(str(name)):
-        # The name goes into an nftables comment and an OVN port group: keep it to a safe alphabet.
-        raise LabError("%s fault: name %r: use 1 to 63 letters, digits or _ . / : -" % (ftype, name))
+    name = _policy_name(ftype, fault.get("name") or "deny-%s-%s-%d" % (pod["name"], proto, port))
     return {"type": ftype, "pod": pod["name"], "node": pod["node"], "protocol": proto, "port": port,
             "name": name, "host_if": pod["host_if"], "ips": pod["ips"],
             "description": "NetworkPolicy %s %ss %s/%d to pod %s"
                            % (name, "drop" if ftype == "policy_drop" else "reject", proto, port, pod["name"])}
+
+
+def _policy_name(ftype, name):
+    if not _POLICY_NAME.match(str(name)):
+        # The name goes into an nftables comment and an OVN port group: keep it to a safe alphabet.
+        raise LabError("%s fault: name %r: use 1 to 63 letters, digits or _ . / : -" % (ftype, name))
+    return str(name)
+
+
+def _plan_no_endpoints(fault):
+    """A Service without endpoints, rejected by every node as kube-proxy (nftables mode) does."""
+    name = _policy_name("no_endpoints", fault.get("name") or "default/no-endpoints")
+    if "/" not in name:
+        raise LabError("no_endpoints fault: name %r must be namespace/service" % name)
+    vip = _addr(fault.get("vip"), "no_endpoints fault vip")
+    proto = fault.get("protocol", "tcp")
+    if proto not in ("tcp", "udp"):
+        raise LabError("no_endpoints fault: protocol must be tcp or udp, not %r" % proto)
+    port = int(fault.get("port", 0))
+    if not 0 < port < 65536:
+        raise LabError("no_endpoints fault: port %r is out of range" % fault.get("port"))
+    port_name = str(fault.get("port_name") or proto)
+    if not re.match(r"^[a-z0-9-]{1,15}$", port_name):
+        raise LabError("no_endpoints fault: port_name %r: use up to 15 lower-case letters, digits or -" % port_name)
+    return {"type": "no_endpoints", "name": name, "node": None, "vip": str(vip), "protocol": proto, "port": port,
+            "port_name": port_name,
+            "description": "Service %s has no endpoints: every node rejects %s/%d to %s, as kube-proxy does"
+                           % (name, proto, port, vip)}
+
+
+def kube_proxy_ruleset(lab):
+    """kube-proxy's nftables-mode shape for the no_endpoints faults: a ``no-endpoint-services`` verdict map
+    whose elements (commented ``ns/svc:port``) send new connections to ``reject-chain``."""
+    out = []
+    for fam, version in (("ip", 4), ("ip6", 6)):
+        faults = [f for f in lab["faults"] if f["type"] == "no_endpoints"
+                  and ipaddress.ip_address(f["vip"]).version == version]
+        if not faults:
+            continue
+        elems = ", ".join('%s . %s . %d comment "%s:%s" : goto reject-chain'
+                          % (f["vip"], f["protocol"], f["port"], f["name"], f["port_name"]) for f in faults)
+        out.append("table %s kube-proxy\ndelete table %s kube-proxy\n"
+                   "table %s kube-proxy {\n  comment \"rules for kube-proxy\"\n"
+                   "  map no-endpoint-services {\n    type %s . inet_proto . inet_service : verdict\n"
+                   "    comment \"vmap to drop or reject packets to services with no endpoints\"\n"
+                   "    elements = { %s }\n  }\n"
+                   "  chain reject-chain {\n    comment \"helper for @no-endpoint-services / @no-endpoint-nodeports\"\n"
+                   "    reject\n  }\n"
+                   "  chain service-endpoints-check {\n    %s daddr . meta l4proto . th dport vmap @no-endpoint-services\n  }\n"
+                   "  chain filter-prerouting {\n    type filter hook prerouting priority -110; policy accept;\n"
+                   "    ct state new jump service-endpoints-check\n  }\n"
+                   "  chain filter-output {\n    type filter hook output priority -110; policy accept;\n"
+                   "    ct state new jump service-endpoints-check\n  }\n}\n"
+                   % (fam, fam, fam, "ipv4_addr" if version == 4 else "ipv6_addr", elems, fam))
+    return "".join(out)
+
+
+def pod_ruleset(lab, pod):
+    """(digest, text) of a pod's own table when a default_deny fault names it (its input chain's policy is
+    drop, as a default-deny NetworkPolicy enforced in the pod's namespace), else None."""
+    faults = [f for f in lab["faults"] if f["type"] == "default_deny" and f["pod"] == pod["name"]]
+    if not faults:
+        return None
+    body = ("  chain input {\n    type filter hook input priority filter; policy drop;\n    comment \"%s\"\n"
+            "    ct state established,related accept\n    iif \"lo\" accept\n"
+            "    meta l4proto { icmp, ipv6-icmp } accept\n  }" % faults[0]["name"])
+    digest = hashlib.sha256(body.encode()).hexdigest()[:16]
+    return digest, 'table inet %s {\n  comment "tracekit-lab %s"\n%s\n}\n' % (NFT_TABLE, digest, body)
 
 
 def nft_ruleset(lab, node):
@@ -262,8 +334,9 @@ def nft_ruleset(lab, node):
             + ["  }", "  chain pod_policy {", "    type filter hook forward priority filter; policy accept;"]
             + policy + ["  }"])
     text = "\n".join(body)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    return digest, 'table inet %s {\n  comment "tracekit-lab %s"\n%s\n}\n' % (NFT_TABLE, digest, text)
+    kube_proxy = kube_proxy_ruleset(lab)
+    digest = hashlib.sha256((text + kube_proxy).encode()).hexdigest()[:16]
+    return digest, 'table inet %s {\n  comment "tracekit-lab %s"\n%s\n}\n%s' % (NFT_TABLE, digest, text, kube_proxy)
 
 
 def inventory(lab, python, ovn=None):
@@ -296,6 +369,11 @@ def inventory(lab, python, ovn=None):
     for svc in lab["services"]:
         services[svc["name"]] = {"ip": svc["vip"], "protocol": svc["protocol"], "port": svc["port"],
                                  "target_port": svc["target_port"], "backends": [b["pod"] for b in svc["backends"]]}
+    for fault in lab["faults"]:
+        if fault["type"] == "no_endpoints":
+            services[fault["name"].split("/", 1)[1]] = {"ip": fault["vip"], "protocol": fault["protocol"],
+                                                        "port": fault["port"], "target_port": fault["port"],
+                                                        "backends": []}
     group_vars = {"tracekit_endpoints": endpoints, "tracekit_services": services, "tracekit_lab": {
         "prefix": lab["prefix"], "faults": lab["faults"]}}
     if isinstance(ovn, dict):
@@ -512,6 +590,9 @@ class Applier(object):
                 self.addr(pod["netns"], "eth0", cidr)
             for gw in sorted(set(pod["gateways"])):
                 self.route(pod["netns"], "default", gw)
+            found = pod_ruleset(lab, pod)
+            if found:
+                self.nft(pod["netns"], *found)
             self.listener(pod)
         if not self.check_mode:
             with open(os.path.join(self.run_dir, "lab.json"), "w") as handle:

@@ -152,8 +152,8 @@ def validate(params, rng=None):
         "tag": {
             "id": probe_id,
             "dscp": dscp,
-            "ip_id": rng.getrandbits(16) if dst.version == 4 else None,
-            "flow_label": rng.getrandbits(20) if dst.version == 6 else None,
+            "ip_id": _chosen(params.get("ip_id"), "ip_id", 0xFFFF, rng) if dst.version == 4 else None,
+            "flow_label": _chosen(params.get("flow_label"), "flow_label", 0xFFFFF, rng) if dst.version == 6 else None,
             "marker": (MARKER + probe_id) if payload and MARKER + probe_id in payload else None,
         },
     }
@@ -391,6 +391,13 @@ def _collect(listener, spec, started):
                            fields=info["fields"], interface=addr[0])
             replies.append(verdict)
     return replies
+
+
+def _chosen(value, name, top, rng):
+    """The caller's value (checked against 0..top), else a random one."""
+    if value is None:
+        return rng.getrandbits(top.bit_length())
+    return _bounded(value, name, 0, top)
 
 
 def _probe_report(spec, pkt):

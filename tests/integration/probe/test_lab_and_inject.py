@@ -257,7 +257,7 @@ def test_runbook_missing_route_is_at_the_node_without_it(lab):
 
 def test_runbook_without_captures_falls_back_to_the_probe(lab):
     rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=5432, capture_kernel=False,
-                               trace_ovn=False, read_conntrack=False)
+                               trace_ovn=False, read_conntrack=False, trace_nft=False)
     assert rc == 0, out
     assert result["verdict"] == "no_reply"
     assert result["captures"] == []
@@ -285,7 +285,9 @@ def test_runbook_reports_the_ovn_acl_of_the_policy_drop(lab):
 
 def test_runbook_uses_the_ovn_drop_when_no_kernel_event_explains_it(lab):
     need_ovn(lab)
-    rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=5432, capture_kernel=False)
+    # Without the kernel's evidence: no eBPF capture and no nftables trace (which would name the rule itself).
+    rc, out, result = diagnose(lab, dst="n2-pod1", protocol="tcp", dst_port=5432, capture_kernel=False,
+                               trace_nft=False)
     assert rc == 0, out
     assert result["verdict"] == "dropped"
     point = result["drop_point"]

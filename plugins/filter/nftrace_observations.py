@@ -1,0 +1,71 @@
+# -*- coding: utf-8 -*-
+# Copyright: netdiag.tracekit contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: nftrace_observations
+author: netdiag.tracekit developers (@netdiag)
+version_added: 0.2.0
+short_description: Turn the nftables traces of a probe into runbook observations with their rule and policy
+description:
+  - Takes the C(traces) of M(netdiag.tracekit.nft_trace) from one node and returns one observation per trace
+    for the M(netdiag.tracekit.diagnose) filter - C(Dropped) (a drop rule or a chain's policy drop),
+    C(Rejected) (a reject rule, which forged the RST or ICMP error the source got), or C(Forwarded).
+  - Each observation carries C(rule) (C({family, table, chain, handle, text, comment, verdict})) and C(policy)
+    (C({namespace, name, kind}) or null); the diagnosis gives them to the drop point.
+options:
+  _input:
+    description: The C(traces) list returned by M(netdiag.tracekit.nft_trace).
+    type: list
+    elements: dict
+    required: true
+  node:
+    description: Inventory host the traces come from.
+    type: str
+    required: true
+  src:
+    description: The source endpoint (M(netdiag.tracekit.resolve_endpoint)).
+    type: dict
+    required: true
+  dst:
+    description: The destination endpoint.
+    type: dict
+    required: true
+  netns_endpoints:
+    description: Namespace name to endpoint name, to name the pod of a trace.
+    type: dict
+  node_netns:
+    description: The namespace that plays this node's root namespace (the lab's C(tracekit_netns)).
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Observations of the probe's nftables traces on this node
+  ansible.builtin.set_fact:
+    nft_observations: "{{ nft.traces | netdiag.tracekit.nftrace_observations(node=inventory_hostname, src=src_ep, dst=dst_ep) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: Observations C({node, netns, endpoint, component, action, reason, time, source, rule, policy}).
+  type: list
+  elements: dict
+"""
+
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import validate_filter_args
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.nftrace_observations import nftrace_observations
+
+
+def _nftrace_observations(traces, **kwargs):
+    args = validate_filter_args("nftrace_observations", DOCUMENTATION, traces, kwargs)
+    return nftrace_observations(args["_input"], args["node"], args["src"], args["dst"],
+                                netns_endpoints=args.get("netns_endpoints"), node_netns=args.get("node_netns"))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"nftrace_observations": _nftrace_observations}
