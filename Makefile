@@ -50,6 +50,8 @@ sanity:
 	cd $(SANITY_DIR) && ansible-test sanity --local --python 3.11 --color no
 
 lint:
+	@# An older ansible-lint run may have copied the collection here; that copy would hide this work tree's.
+	@rm -rf $(HOME)/.ansible/collections/ansible_collections/netdiag/tracekit
 	ansible-lint --profile production
 
 units:
