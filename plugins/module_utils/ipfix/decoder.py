@@ -10,7 +10,9 @@ The decoder faces exporters it does not control, so it:
 * never loops without consuming input, and rejects templates whose records would take no octets;
 * keeps bounded state: templates per (exporter session, observation domain), at most
   ``max_templates_per_source`` templates and ``max_fields_per_source`` template fields per session, at
-  most ``max_sources`` sessions (the least recently heard one is forgotten first);
+  most ``max_sources`` sessions and ``max_fields`` template fields in all (the least recently heard
+  sessions are forgotten first); a template field costs about 300 bytes at worst (unknown elements), so
+  the defaults bound templates to about 80 MB;
 * says what it dropped and why, in ``DecodeResult.rejected`` (at most ``max_reasons`` reasons per message,
   then a count), and raises ``IpfixDecodeError`` only for bytes that cannot be framed as a message at all.
 
@@ -45,7 +47,6 @@ VARIABLE = registry.VARIABLE_LENGTH
 # Templates with more fields than this are decoded field by field instead of through generated code, so a
 # hostile template cannot make us compile a function of thousands of statements.
 MAX_COMPILED_FIELDS = 256
-
 
 
 class _Truncated(Exception):
@@ -289,10 +290,12 @@ class Decoder:
     """
 
     def __init__(self, max_templates_per_source=256, max_sources=1024, max_fields_per_source=4096,
-                 max_reasons=20, max_domains_per_source=64):
+                 max_reasons=20, max_domains_per_source=64, max_fields=262144):
         self.max_templates_per_source = max_templates_per_source
         self.max_sources = max_sources
         self.max_fields_per_source = max_fields_per_source
+        self.max_fields = max_fields
+        self._field_total = 0
         self.max_reasons = max_reasons
         self.max_domains_per_source = max_domains_per_source
         self._sources = collections.OrderedDict()
@@ -301,7 +304,9 @@ class Decoder:
 
     def forget(self, source):
         """Drop the templates and sequence state of ``source`` (e.g. its TCP connection closed)."""
-        self._sources.pop(source, None)
+        session = self._sources.pop(source, None)
+        if session is not None:
+            self._field_total -= session.field_count
 
     def sources(self):
         return list(self._sources)
@@ -318,7 +323,8 @@ class Decoder:
         session = self._sources.get(source)
         if session is None:
             if len(self._sources) >= self.max_sources:
-                forgotten, _session = self._sources.popitem(last=False)
+                forgotten, old = self._sources.popitem(last=False)
+                self._field_total -= old.field_count
                 result.reject("forgot the templates of exporter %r, the least recently heard of more than %d "
                               "(max_sources)" % (forgotten, self.max_sources))
             session = self._sources[source] = _Session()
@@ -450,7 +456,9 @@ class Decoder:
         templates = session.templates
         if template_id == (OPTIONS_TEMPLATE_SET_ID if options else TEMPLATE_SET_ID):
             for key in [k for k, t in templates.items() if k[0] == domain and bool(t.scope_count) == options]:
-                session.field_count -= len(templates.pop(key).fields)
+                count = len(templates.pop(key).fields)
+                session.field_count -= count
+                self._field_total -= count
                 result.withdrawn.append(key[1])
         elif template_id < 256:
             result.reject("withdrawal of reserved template id %d ignored" % template_id)
@@ -460,6 +468,7 @@ class Decoder:
                 result.reject("withdrawal of unknown template %d ignored" % template_id)
             else:
                 session.field_count -= len(template.fields)
+                self._field_total -= len(template.fields)
                 result.withdrawn.append(template_id)
 
     def _define(self, session, domain, template_id, raw_fields, scope_count, kind, result):
@@ -496,8 +505,26 @@ class Decoder:
             result.reject("%s: this exporter's templates would hold %d fields (max_fields_per_source %d): dropped"
                           % (what, field_count, self.max_fields_per_source))
             return
+        growth = field_count - session.field_count
+        if self._field_total + growth > self.max_fields and not self._make_room(session, growth, result):
+            result.reject("%s: the templates of all exporters would hold more than %d fields (max_fields): "
+                          "dropped" % (what, self.max_fields))
+            return
         if old is not None and old.fields == template.fields and old.scope_count == scope_count:
             template = old  # a refresh: keep the compiled decoder
         session.templates[key] = template
         session.field_count = field_count
+        self._field_total += growth
         result.template_ids.append(template_id)
+
+    def _make_room(self, session, growth, result):
+        """Forget the least recently heard other exporters until ``growth`` more fields fit ``max_fields``."""
+        for source in list(self._sources):
+            if self._field_total + growth <= self.max_fields:
+                break
+            if self._sources[source] is session:
+                continue
+            self._field_total -= self._sources.pop(source).field_count
+            result.reject("forgot the templates of exporter %r, the least recently heard, to stay under %d "
+                          "template fields (max_fields)" % (source, self.max_fields))
+        return self._field_total + growth <= self.max_fields

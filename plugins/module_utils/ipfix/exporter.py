@@ -60,7 +60,7 @@ class IpfixExporter:
     """An IPFIX exporting process for one collector; ``export(records)``, ``close()``, ``counters``."""
 
     def __init__(self, collector, transport="udp", observation_domain_id=0, ca=None, certificate=None, key=None,
-                 template_refresh=600, timeout=5, max_message_size=None):
+                 template_refresh=600, timeout=5, max_message_size=None, server_name=None):
         if transport not in TRANSPORTS:
             raise IpfixError("transport %r is not one of %s" % (transport, ", ".join(TRANSPORTS)))
         self.host, self.port = parse_collector(collector)
@@ -70,6 +70,8 @@ class IpfixExporter:
         self.template_refresh = template_refresh
         self.timeout = timeout
         self.max_message_size = max_message_size or DEFAULT_MESSAGE_SIZE[transport]
+        # the name the collector's TLS certificate must carry (default: the host as written in collector)
+        self.server_name = server_name or self.host
         self.counters = {"messages": 0, "records": 0, "templates": 0, "bytes": 0, "errors": 0}
         self._tls = self._tls_context(ca, certificate, key) if transport == "tls" else None
         self._sock = None
@@ -114,7 +116,7 @@ class IpfixExporter:
                 sock.settimeout(self.timeout)
                 sock.connect(address)
                 if self._tls is not None:
-                    sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+                    sock = self._tls.wrap_socket(sock, server_hostname=self.server_name)
             except (OSError, ssl.SSLError) as exc:
                 sock.close()
                 last = exc

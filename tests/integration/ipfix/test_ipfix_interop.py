@@ -85,9 +85,9 @@ def wait_until_bound(port, proc, timeout=10):
     raise AssertionError("the collector did not listen on udp/%d within %ss" % (port, timeout))
 
 
-def stop(proc, timeout=10):
+def stop(proc, timeout=15, signum=signal.SIGTERM):
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -175,7 +175,7 @@ def test_nfacctd_reads_antrea_string_elements(tmp_path):
             rows = [json.loads(line) for path in glob.glob(str(tmp_path / "out-*.json"))
                     for line in open(path) if line.strip()]
     finally:
-        stop(proc)
+        stop(proc, signum=signal.SIGINT)  # nfacctd ignores SIGTERM; on SIGINT its core stops its plugins
     rows.sort(key=lambda r: r["port_src"])
     assert [(r["ip_src"], r["port_src"], r["ip_dst"], r["port_dst"], r["ip_proto"], r["src_pod_ns"], r["src_pod"],
              r["dst_pod_ns"], r["dst_pod"], r["dst_svc_port_name"], r["ingress_policy"], r["tcp_state"],

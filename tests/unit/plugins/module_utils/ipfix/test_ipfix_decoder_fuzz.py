@@ -64,6 +64,11 @@ def check(decoder, raw):
     assert all(isinstance(reason, str) for reason in result.rejected)
     assert len(result.rejected) <= decoder.max_reasons + 1
     assert len(decoder.templates("fuzz")) <= LIMITS["max_templates_per_source"]
+    # the bookkeeping behind the bounds stays exact
+    sessions = decoder._sources.values()  # pylint: disable=protected-access
+    for session in sessions:
+        assert session.field_count == sum(len(t.fields) for t in session.templates.values())
+    assert decoder._field_total == sum(s.field_count for s in sessions)  # pylint: disable=protected-access
     return result
 
 
@@ -188,6 +193,7 @@ def test_round_trip_and_slow_path_agree(batch):
         result = fast.decode(message, "s")
         assert result.rejected == []
         out.extend(result.records)
+
     def canonical(record):
         return repr(sorted(record.items()))
 

@@ -252,3 +252,22 @@ def test_large_templates_are_decoded_without_compiling():
 def test_frame_stream_out_of_step(stream, reason):
     with pytest.raises(IpfixDecodeError, match=re.escape(reason)):
         frame_stream(stream)
+
+
+def test_total_field_budget_forgets_the_least_recently_heard_exporters():
+    decoder = Decoder(max_fields=250)
+    wide = a_set(2, template(256, *[(4, 1)] * 100))
+    for name in ("a", "b"):
+        assert decoder.decode(message(wide), name).template_ids == [256]
+    result = decoder.decode(message(wide), "c")
+    assert result.template_ids == [256]
+    assert result.rejected == ["forgot the templates of exporter 'a', the least recently heard, to stay under 250 "
+                               "template fields (max_fields)"]
+    assert sorted(decoder.sources()) == ["b", "c"]
+    # one exporter alone cannot pass the budget
+    result = decoder.decode(message(a_set(2, template(257, *[(4, 1)] * 200))), "c")
+    assert result.template_ids == [] and "(max_fields): dropped" in result.rejected[-1]
+    # withdrawing gives the room back
+    decoder.decode(message(a_set(2, struct.pack("!HH", 256, 0))), "c")
+    decoder.forget("b")
+    assert decoder.decode(message(a_set(2, template(257, *[(4, 1)] * 200))), "c").template_ids == [257]

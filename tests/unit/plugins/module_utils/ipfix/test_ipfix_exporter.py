@@ -179,7 +179,8 @@ def pki(tmp_path_factory):
     folder = str(tmp_path_factory.mktemp("ipfix-pki"))
     openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
             "-subj", "/CN=tracekit test CA", cwd=folder)
-    for name, extension in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
+    for name, extension in (("server", "subjectAltName=IP:127.0.0.1,DNS:flow-aggregator.flow-aggregator.svc"),
+                            ("client", "extendedKeyUsage=clientAuth")):
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out", name + ".csr",
                 "-subj", "/CN=" + name, cwd=folder)
         with open(os.path.join(folder, name + ".ext"), "w") as handle:
@@ -252,3 +253,15 @@ def test_bad_collector_addresses(text, message):
 def test_bad_transport():
     with pytest.raises(IpfixError, match="transport 'sctp' is not one of udp, tcp, tls"):
         IpfixExporter("127.0.0.1:4739", transport="sctp")
+
+
+def test_tls_server_name_is_checked(pki):
+    collector = StreamCollector(server_context(pki))
+    tls = dict(transport="tls", ca=pki["ca.crt"], certificate=pki["client.crt"], key=pki["client.key"])
+    exporter = IpfixExporter("127.0.0.1:%d" % collector.port, server_name="flow-aggregator.flow-aggregator.svc", **tls)
+    exporter.export(RECORDS[:1])
+    assert collector.records(0, 1)[0] == RECORDS[:1]
+    exporter.close()
+    with pytest.raises(IpfixError, match="over tls: .*(Hostname mismatch|doesn't match)"):
+        IpfixExporter("127.0.0.1:%d" % collector.port, server_name="other.svc", **tls)
+    collector.close()
