@@ -45,7 +45,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The YAML text, or C({enterprise: {element id: [type, name]}}).
+  description: The YAML text, or the definitions as data (enterprise, element id, C([type, name])).
   type: raw
 """
 

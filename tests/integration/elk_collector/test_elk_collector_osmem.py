@@ -204,4 +204,3 @@ def test_setup_script_of_the_manifests_installs_the_template(elasticsearch, tmp_
     got = elasticsearch.request("GET", "/_index_template/elkscript-flows")["index_templates"][0]["index_template"]
     assert sorted(got["index_patterns"]) == ["elkscript", "elkscript-*"]
     assert got["template"]["mappings"]["properties"]["sourcePodName"]["type"] == "keyword"
-

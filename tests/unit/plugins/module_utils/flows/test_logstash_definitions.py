@@ -31,7 +31,7 @@ EXPECTED_ES = {"unsigned8": "long", "unsigned16": "long", "unsigned32": "long", 
 def exported_elements():
     """What the exporter's records carry plus what the aggregator adds to them."""
     aggregator_adds = set(table.SOURCE_COUNTERS.values()) | set(table.DESTINATION_COUNTERS.values())
-    aggregator_adds |= {name for name in table._OWN}  # pylint: disable=protected-access
+    aggregator_adds |= set(table._OWN)  # pylint: disable=protected-access
     names = list(IPFIX_ORDER) + sorted(aggregator_adds)
     return [by_name(name) for name in names]
 
