@@ -103,7 +103,12 @@ def _quote(text):
 def pipeline(elasticsearch_hosts, index="flows", definitions_path="/usr/share/logstash/definitions/ipfix.yml",
              port=4739, target=DEFAULT_TARGET, enterprises=ENTERPRISES, user="", password="", cacert="",
              ilm_policy=""):
-    """The Logstash pipeline (``.conf`` text) for flow records."""
+    """The Logstash pipeline (``.conf`` text) for flow records.
+
+    ``ilm_policy`` is accepted for the callers' symmetry: the index template attaches the policy, so Logstash's
+    own ILM handling stays off either way.
+    """
+    del ilm_policy
     if not elasticsearch_hosts:
         raise LogstashConfigError("elasticsearch_hosts: give at least one URL, e.g. http://elasticsearch:9200")
     if not 0 < int(port) < 65536:
@@ -129,13 +134,14 @@ def pipeline(elasticsearch_hosts, index="flows", definitions_path="/usr/share/lo
     out.append("}")
     es = ["    hosts => %s" % json.dumps(list(elasticsearch_hosts)),
           "    index => %s" % _quote(index + "-%{+YYYY.MM.dd}"),
-          "    manage_template => false"]
+          "    manage_template => false",
+          # the role installs the template and the ILM policy itself; plain daily indices, not a data stream
+          "    ilm_enabled => false",
+          "    data_stream => false"]
     if user:
         es.append("    user => %s" % _quote(user))
         es.append("    password => %s" % _quote(password))
     if cacert:
         es.append("    ssl_certificate_authorities => [%s]" % _quote(cacert))
-    if ilm_policy:
-        es.append("    ilm_enabled => false")
     out.append("output {\n  elasticsearch {\n%s\n  }\n}" % "\n".join(es))
     return "\n".join(out) + "\n"
