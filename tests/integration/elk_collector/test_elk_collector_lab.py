@@ -53,8 +53,6 @@ CLIENT = ("import socket, time; c=socket.create_connection(('10.252.2.2', 8080),
           "c.sendall(b'x' * 3000); c.recv(1000); time.sleep(0.2); c.close()")
 
 
-
-
 def _cleanup():
     for ns in NS:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
