@@ -22,10 +22,26 @@ import socket
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.errors import IpfixError
 
 _CANONICAL = {}
+_INET, _INET6 = socket.AF_INET, socket.AF_INET6
+_pton, _ntop = socket.inet_pton, socket.inet_ntop
 
 
 def _address(value):
-    """Canonical text and sort key of an address, cached (flow records repeat the same few addresses)."""
+    """Canonical text and sort key of an address.
+
+    The text the decoder gives (dotted IPv4, inet_ntop IPv6) is parsed by ``inet_pton`` in C; anything else
+    (an integer, a scoped IPv6 address...) goes through ``ipaddress``, cached (records repeat the same few).
+    """
+    if value.__class__ is str:
+        try:
+            packed = _pton(_INET, value)
+            return (4, packed, _ntop(_INET, packed))
+        except OSError:
+            try:
+                packed = _pton(_INET6, value)
+                return (6, packed, _ntop(_INET6, packed))
+            except OSError:
+                pass
     known = _CANONICAL.get(value)
     if known is None:
         try:
