@@ -35,11 +35,13 @@ def _address(value):
     if value.__class__ is str:
         try:
             packed = _pton(_INET, value)
-            return (4, packed, _ntop(_INET, packed))
+            text = _ntop(_INET, packed)
+            return (4, packed, value if text == value else text)  # the same string object when canonical
         except OSError:
             try:
                 packed = _pton(_INET6, value)
-                return (6, packed, _ntop(_INET6, packed))
+                text = _ntop(_INET6, packed)
+                return (6, packed, value if text == value else text)
             except OSError:
                 pass
     known = _CANONICAL.get(value)
