@@ -34,6 +34,7 @@ _POLICIES = ("ingressNetworkPolicyName", "egressNetworkPolicyName",
              "ingressNetworkPolicyNamespace", "egressNetworkPolicyNamespace")
 MAX_LIMIT = 100000
 MAX_SHAPES = 65536
+WRITE_CHUNK = 2048
 # An update in place (the 5-tuple and first_seen of a row never change) costs less than INSERT OR REPLACE.
 _UPSERT = ("INSERT INTO flows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
            + ", ".join("%s=excluded.%s" % (c, c) for c in ("src_node", "dst_node", "src_pod", "dst_pod", "src_ns",
@@ -114,6 +115,7 @@ class FlowStore:
         shape_ids = self._shape_ids
         added = []
         rows = []
+        written = 0
         try:
             for flow in flows:
                 names = flow._shape  # pylint: disable=protected-access
@@ -130,7 +132,12 @@ class FlowStore:
                     rows.append(_row(flow, rec, _ENCODE(rec), None))
                 else:
                     rows.append(_row(flow, rec, _ENCODE(values), shape))
+                if len(rows) >= WRITE_CHUNK:  # bounded memory for a large batch; still one transaction
+                    self.db.executemany(_UPSERT, rows)
+                    written += len(rows)
+                    rows = []
             self.db.executemany(_UPSERT, rows)
+            written += len(rows)
             self.db.commit()
         except BaseException:
             for names in added:  # not committed: the next batch writes them again
@@ -140,7 +147,7 @@ class FlowStore:
             except sqlite3.Error:
                 pass
             raise
-        return len(rows)
+        return written
 
     def _record(self, conn, text, shape):
         """The record of a row as a dict (the same for both ways a row can hold it)."""
