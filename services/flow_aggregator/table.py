@@ -44,6 +44,15 @@ FLOW_TYPE_TO_EXTERNAL = 3
 FLOW_TYPE_FROM_EXTERNAL = 4
 
 
+def flow_key(record):
+    """The table's key of a record's connection: its normalised 5-tuple as one short string.
+
+    One string (about 90 bytes) instead of the tuple, its two address strings and its two port integers
+    (about 250 bytes) for each active flow. Raises ``IpfixError`` when the record has no address pair.
+    """
+    return "%s %s %s %s %s" % normalised_five_tuple(record)
+
+
 def _empty(value):
     return value is None or value == "" or value == "0.0.0.0" or value == "::"
 
@@ -137,7 +146,7 @@ class FlowTable:
         when the record has no 5-tuple.
         """
         try:
-            key = normalised_five_tuple(record)
+            key = flow_key(record)
         except IpfixError as exc:
             raise ValueError(str(exc))
         flow = self.flows.get(key)
@@ -278,7 +287,7 @@ class FlowTable:
     def restore(self, flow_id, record, first_seen, last_seen):
         """Put back a flow read from the store after a restart, so its later records update the same row."""
         try:
-            key = normalised_five_tuple(record)
+            key = flow_key(record)
         except IpfixError:
             return
         if key in self.flows or len(self.flows) >= self.max_flows:
