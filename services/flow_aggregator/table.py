@@ -10,7 +10,6 @@ last update, so the idle scan and the eviction only look at the oldest ones.
 
 import collections
 import marshal
-import sys
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.errors import IpfixError
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.flow_key import normalised_five_tuple
@@ -34,14 +33,24 @@ _END = ("flowEndSeconds", "flowEndMilliseconds")
 # Elements the aggregator itself sets: an exporter's value for them is not taken over.
 _OWN = frozenset(["originalExporterIPv4Address", "originalExporterIPv6Address", "originalObservationDomainId"]
                  + list(SOURCE_COUNTERS.values()) + list(DESTINATION_COUNTERS.values()))
-_COUNTER, _FIRST, _LAST, _SKIP = 1, 2, 3, 4
-_KINDS = dict([(name, _COUNTER) for name in COUNTERS] + [(name, _FIRST) for name in _START]
-              + [(name, _LAST) for name in _END] + [(name, _SKIP) for name in _OWN])
+_COUNTER, _FIRST, _LAST, _SKIP, _TOTAL = 1, 2, 3, 4, 5
 _TOTALS = frozenset(name for name in COUNTERS if "Total" in name)
+_KINDS = dict([(name, _TOTAL if name in _TOTALS else _COUNTER) for name in COUNTERS]
+              + [(name, _FIRST) for name in _START] + [(name, _LAST) for name in _END]
+              + [(name, _SKIP) for name in _OWN])
 FLOW_TYPE_INTRA_NODE = 1
 FLOW_TYPE_INTER_NODE = 2
 FLOW_TYPE_TO_EXTERNAL = 3
 FLOW_TYPE_FROM_EXTERNAL = 4
+
+
+def flow_key(record):
+    """The table's key of a record's connection: its normalised 5-tuple as one short string.
+
+    One string (about 90 bytes) instead of the tuple, its two address strings and its two port integers
+    (about 250 bytes) for each active flow. Raises ``IpfixError`` when the record has no address pair.
+    """
+    return "%s %s %s %s %s" % normalised_five_tuple(record)
 
 
 def _empty(value):
@@ -137,7 +146,7 @@ class FlowTable:
         when the record has no 5-tuple.
         """
         try:
-            key = normalised_five_tuple(record)
+            key = flow_key(record)
         except IpfixError as exc:
             raise ValueError(str(exc))
         flow = self.flows.get(key)
@@ -174,23 +183,22 @@ class FlowTable:
         side = self._side(record, flow, exporter)
         to_src = side != "dst"
         to_dst = side != "src"
-        intern = sys.intern
+        # (the merged record is packed right after, so its strings are not worth interning)
         kinds = _KINDS
+        get = merged.get
         for name, value in record.items():
             kind = kinds.get(name)
             if kind is None:
-                if value.__class__ is str:
-                    if (value and value != "0.0.0.0" and value != "::") or name not in merged:
-                        merged[name] = intern(value)
-                else:
+                if value.__class__ is not str or (value and value != "0.0.0.0" and value != "::") \
+                        or name not in merged:
                     merged[name] = value
-            elif kind == _COUNTER:
+            elif kind == _TOTAL or kind == _COUNTER:
                 if to_src:
                     merged[SOURCE_COUNTERS[name]] = value
                 if to_dst:
                     merged[DESTINATION_COUNTERS[name]] = value
-                if name in _TOTALS:
-                    old = merged.get(name)
+                if kind == _TOTAL:
+                    old = get(name)
                     if old is None or value > old:
                         merged[name] = value
                 else:
@@ -279,7 +287,7 @@ class FlowTable:
     def restore(self, flow_id, record, first_seen, last_seen):
         """Put back a flow read from the store after a restart, so its later records update the same row."""
         try:
-            key = normalised_five_tuple(record)
+            key = flow_key(record)
         except IpfixError:
             return
         if key in self.flows or len(self.flows) >= self.max_flows:

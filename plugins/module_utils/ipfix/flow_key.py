@@ -22,10 +22,28 @@ import socket
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.errors import IpfixError
 
 _CANONICAL = {}
+_INET, _INET6 = socket.AF_INET, socket.AF_INET6
+_pton, _ntop = socket.inet_pton, socket.inet_ntop
 
 
 def _address(value):
-    """Canonical text and sort key of an address, cached (flow records repeat the same few addresses)."""
+    """Canonical text and sort key of an address.
+
+    The text the decoder gives (dotted IPv4, inet_ntop IPv6) is parsed by ``inet_pton`` in C; anything else
+    (an integer, a scoped IPv6 address...) goes through ``ipaddress``, cached (records repeat the same few).
+    """
+    if value.__class__ is str:
+        try:
+            packed = _pton(_INET, value)
+            text = _ntop(_INET, packed)
+            return (4, packed, value if text == value else text)  # the same string object when canonical
+        except OSError:
+            try:
+                packed = _pton(_INET6, value)
+                text = _ntop(_INET6, packed)
+                return (6, packed, value if text == value else text)
+            except OSError:
+                pass
     known = _CANONICAL.get(value)
     if known is None:
         try:

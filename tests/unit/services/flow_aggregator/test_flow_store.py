@@ -1,0 +1,63 @@
+"""The SQLite flow store: what a query returns is the record that was written, whatever way the row holds it."""
+
+import json
+import sqlite3
+
+from ansible_collections.netdiag.tracekit.services.flow_aggregator.store import FlowStore
+from ansible_collections.netdiag.tracekit.services.flow_aggregator.table import Flow
+
+
+def flow(flow_id, last_seen, **record):
+    item = Flow(None, flow_id, last_seen - 5)
+    item.last_seen = last_seen
+    item.record = record
+    return item
+
+
+def test_records_come_back_as_written_and_survive_a_reopen(tmp_path):
+    path = str(tmp_path / "flows.db")
+    store = FlowStore(path)
+    store.write([flow(1, 100.0, sourceIPv4Address="10.0.0.1", destinationIPv4Address="10.0.0.2",
+                      sourceTransportPort=1000, destinationTransportPort=80, protocolIdentifier=6,
+                      sourcePodName="caf\u00e9", packetTotalCount=12, unknownElement=b"\x01\xab"),
+                 flow(2, 101.0, sourceIPv6Address="fd00::1", destinationIPv6Address="fd00::2",
+                      protocolIdentifier=17, sourceNodeName="node-1")])
+    # written by hand: raw bytes come back as lowercase hex, as in the JSON lines sink
+    first = {"sourceIPv4Address": "10.0.0.1", "destinationIPv4Address": "10.0.0.2", "sourceTransportPort": 1000,
+             "destinationTransportPort": 80, "protocolIdentifier": 6, "sourcePodName": "caf\u00e9",
+             "packetTotalCount": 12, "unknownElement": "01ab"}
+    second = {"sourceIPv6Address": "fd00::1", "destinationIPv6Address": "fd00::2", "protocolIdentifier": 17,
+              "sourceNodeName": "node-1"}
+    assert store.query() == [second, first]
+    assert store.query(src_ip="10.0.0.1", dst_port=80) == [first]
+    assert store.query(node="node-1") == [second]
+    # an update of the same flow replaces its row
+    store.write([flow(1, 102.0, sourceIPv4Address="10.0.0.1", destinationIPv4Address="10.0.0.2",
+                      packetTotalCount=13)])
+    store.close()
+    reopened = FlowStore(path)  # as after kill -9 and a restart: the element names are read back too
+    assert reopened.query(src_ip="10.0.0.1") == [{"sourceIPv4Address": "10.0.0.1",
+                                                  "destinationIPv4Address": "10.0.0.2", "packetTotalCount": 13}]
+    assert [(row[0], row[1]) for row in reopened.recent(0, 10)] == [
+        (1, {"sourceIPv4Address": "10.0.0.1", "destinationIPv4Address": "10.0.0.2", "packetTotalCount": 13}),
+        (2, second)]
+    reopened.close()
+
+
+def test_a_store_written_by_the_earlier_schema_still_answers(tmp_path):
+    path = str(tmp_path / "old.db")
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE flows (id INTEGER PRIMARY KEY, src_ip TEXT, dst_ip TEXT, src_port INTEGER, "
+               "dst_port INTEGER, protocol INTEGER, src_node TEXT, dst_node TEXT, src_pod TEXT, dst_pod TEXT, "
+               "src_ns TEXT, dst_ns TEXT, policies TEXT, first_seen REAL, last_seen REAL, record TEXT NOT NULL)")
+    old = {"sourceIPv4Address": "10.1.1.1", "destinationIPv4Address": "10.1.1.2", "octetTotalCount": 99}
+    db.execute("INSERT INTO flows VALUES (7, '10.1.1.1', '10.1.1.2', NULL, NULL, 6, NULL, NULL, NULL, NULL, "
+               "NULL, NULL, NULL, 1.0, 2.0, ?)", (json.dumps(old),))
+    db.commit()
+    db.close()
+    store = FlowStore(path)
+    assert store.max_id() == 7
+    store.write([flow(8, 3.0, sourceIPv4Address="10.1.1.3", destinationIPv4Address="10.1.1.4")])
+    assert store.query() == [{"sourceIPv4Address": "10.1.1.3", "destinationIPv4Address": "10.1.1.4"}, old]
+    assert store.query(src_ip="10.1.1.1") == [old]
+    store.close()
