@@ -21,6 +21,7 @@ from kibana_queries import rows, search_body
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.flows import kibana_objects
 
+
 @pytest.fixture
 def lab():
     need_root()

@@ -13,6 +13,7 @@ from conftest import need_root, run_playbook
 from flow_aggregator_proc import Aggregator
 from flow_lab import FlowLab
 
+
 @pytest.fixture
 def lab():
     need_root()
