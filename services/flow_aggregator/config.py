@@ -1,14 +1,21 @@
 """Configuration of the flow aggregator: one YAML file, validated before anything listens.
 
+Without PyYAML (a stock Python image, as on Kubernetes) the file is read as JSON with the standard library;
+JSON is YAML too, so the role renders JSON where PyYAML may be missing and the same file works everywhere.
+
 The keys of docs/flow_aggregator.md are the interface; ``load_config(path)`` returns a plain dict with every
 default filled in and durations in seconds, or raises ``ConfigError`` naming the key that is wrong.
 """
 
 import ipaddress
+import json
 import os
 import re
 
-import yaml
+try:
+    import yaml
+except ImportError:  # a stock Python: JSON only
+    yaml = None
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
 
@@ -221,12 +228,23 @@ def validate(raw, base="."):
 
 
 def load_config(path):
-    """Read and validate the YAML file at ``path``."""
+    """Read and validate the YAML file at ``path`` (JSON when PyYAML is not installed)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            raw = yaml.safe_load(handle)
+            text = handle.read()
     except OSError as exc:
         raise ConfigError("cannot read the configuration %s: %s" % (path, exc.strerror))
-    except yaml.YAMLError as exc:
-        raise ConfigError("the configuration %s is not valid YAML: %s" % (path, exc))
+    except UnicodeDecodeError as exc:
+        raise ConfigError("the configuration %s is not UTF-8 text: %s" % (path, exc))
+    if yaml is None:
+        try:
+            raw = json.loads(text) if text.strip() else None
+        except ValueError as exc:
+            raise ConfigError("the configuration %s is not valid JSON (%s); PyYAML is not installed here, so "
+                              "write the configuration as JSON or install PyYAML" % (path, exc))
+    else:
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError("the configuration %s is not valid YAML: %s" % (path, exc))
     return validate(raw, os.path.dirname(os.path.abspath(path)))

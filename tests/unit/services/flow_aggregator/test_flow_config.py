@@ -80,3 +80,17 @@ def test_unreadable_or_invalid_file(tmp_path):
         load_config(str(tmp_path / "missing.yml"))
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(_write(tmp_path, "collect: [\n"))
+
+
+def test_without_pyyaml_reads_json_and_says_so_for_yaml(tmp_path, monkeypatch):
+    """A stock Python image has no PyYAML: the file is read as JSON, and YAML that is not JSON gets a clear error."""
+    from ansible_collections.netdiag.tracekit.services.flow_aggregator import config as config_module
+    monkeypatch.setattr(config_module, "yaml", None)
+    path = tmp_path / "config.json"
+    path.write_text('{"collect": [{"transport": "udp", "address": "127.0.0.1:4800"}], "idle_timeout": "20s",'
+                    ' "max_flows": 7}')
+    config = config_module.load_config(str(path))
+    assert (config["collect"][0]["port"], config["idle_timeout"], config["max_flows"]) == (4800, 20.0, 7)
+    path.write_text("collect:\n  - {transport: udp}\n")
+    with pytest.raises(ConfigError, match="not valid JSON.*PyYAML is not installed"):
+        config_module.load_config(str(path))
