@@ -253,7 +253,7 @@ def _unique(items):
 def plan(flows, endpoints=None, nodes=None, services=None, seed=None, ttl=64):
     """Resolve every flow and give its probe a tag of its own.
 
-    Returns ``{flows, probes_by_node, capture_nodes, filter_ips, netns_endpoints}``: ``probes_by_node`` maps
+    Returns ``{flows, probes_by_node, capture_nodes, filter_ips, netns_endpoints, nft_tags}``: ``probes_by_node`` maps
     a source node to the probes it sends (the options of ``packet_inject_batch``), ``capture_nodes`` and
     ``filter_ips`` are the union over all flows (one capture per node serves them all).
     """
@@ -280,6 +280,9 @@ def plan(flows, endpoints=None, nodes=None, services=None, seed=None, ttl=64):
         else:
             request["ip_id"] = tag["ip_id"]
         item["request"] = request
+        # What the nftables trace matches, and splits its traces by: the probe packet's DSCP and IP ID / label.
+        item["nft_tag"] = dict((k, request[k]) for k in ("flow_label", "ip_id") if k in request)
+        item["nft_tag"]["dscp"] = tag["dscp"]
         item["source_node"] = src["node"]
         planned.append(item)
         probes_by_node.setdefault(src["node"], []).append(request)
@@ -290,7 +293,7 @@ def plan(flows, endpoints=None, nodes=None, services=None, seed=None, ttl=64):
     return {"flows": planned, "probes_by_node": probes_by_node,
             "capture_nodes": sorted(set(n for f in planned for n in f["capture_nodes"])),
             "filter_ips": _unique([ip for f in planned for ip in f["filter_ips"]]),
-            "netns_endpoints": netns_endpoints}
+            "netns_endpoints": netns_endpoints, "nft_tags": [f["nft_tag"] for f in planned]}
 
 
 # ------------------------------------------------------------------ checking
