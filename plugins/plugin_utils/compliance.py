@@ -21,7 +21,8 @@ import random
 import xml.etree.ElementTree as ET
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
-from ansible_collections.netdiag.tracekit.plugins.plugin_utils.diagnosis import DiagnosisError, resolve_endpoint
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.diagnosis import (
+    DiagnosisError, policy_text, resolve_endpoint, rule_ref)
 
 EXPECTATIONS = ("delivered", "rejected", "dropped", "no_reply", "not delivered")
 NOT_DELIVERED = ("rejected", "dropped", "no_reply")
@@ -311,9 +312,13 @@ def _policy_details(diagnosis):
     """The rule and policy behind a drop, where a capture named them (OVN ACL, nftables rule)."""
     point = diagnosis.get("drop_point") or {}
     out = {}
-    for key in ("rule", "policy"):
-        if point.get(key):
-            out[key] = point[key]
+    # An nftables rule and policy (from the trace) as the summary writes them: "rule `inet t c handle 7`",
+    # "NetworkPolicy default/deny-postgres"; the structured ones stay in drop_point.
+    for key, text in (("rule", rule_ref), ("policy", policy_text)):
+        value = point.get(key)
+        if value:
+            out[key] = ("nftables " + text(value) if key == "rule" else text(value)) if isinstance(value, dict) \
+                else value
     acl = ((diagnosis.get("ovn") or {}).get("acl") or {})
     ids = acl.get("external_ids") or {}
     if ids and "policy" not in out:
@@ -331,7 +336,10 @@ def failure_message(entry):
     if entry.get("error"):
         return "expected %s, but the flow could not be probed: %s" % (entry["expect"], entry["error"])
     text = "expected %s, got %s: %s" % (entry["expect"], entry["verdict"], entry["summary"])
-    extra = ["%s: %s" % (k, v) for k, v in sorted((entry.get("policy_details") or {}).items())]
+    summary = entry["summary"] or ""
+    # What the summary already names (the nftables rule and policy of a kernel drop) is not said twice.
+    extra = ["%s: %s" % (k, v) for k, v in sorted((entry.get("policy_details") or {}).items())
+             if str(v) not in summary and str(v).replace("nftables ", "", 1) not in summary]
     if extra:
         text += " (%s)" % "; ".join(extra)
     return text
