@@ -55,7 +55,8 @@ _value:
   contains:
     flows:
       description: The flows with C(src_endpoint), C(dst_endpoint), C(aliases), C(capture_nodes), C(filter_ips),
-        C(source_node) and the C(request) sent for them.
+        C(source_node), the C(request) sent for them and C(nft_tag), what the nftables trace matches of the probe
+        (C(dscp) and C(ip_id) or C(flow_label)).
       type: list
       elements: dict
     probes_by_node:
@@ -72,6 +73,10 @@ _value:
     netns_endpoints:
       description: Namespace name to the pod that lives in it.
       type: dict
+    nft_tags:
+      description: Every flow's C(nft_tag), for M(netdiag.tracekit.nft_trace)'s O(netdiag.tracekit.nft_trace#module:tags).
+      type: list
+      elements: dict
 """
 
 from ansible.errors import AnsibleFilterError

@@ -41,12 +41,25 @@ options:
   node_netns:
     description: The namespace that plays this node's root namespace (the lab's C(tracekit_netns)).
     type: str
+  tag:
+    description:
+      - Keep only the traces of this probe - its tag (C(dscp) and C(ip_id) or C(flow_label), C(count) when it
+        sent several packets), matched against the C(tag) each trace carries (the traced packet's IP header).
+      - For a trace of several probes at once (M(netdiag.tracekit.nft_trace)'s O(netdiag.tracekit.nft_trace#module:tags)),
+        as compliance_trace.yml runs one. Without it every trace is kept.
+    type: dict
 """
 
 EXAMPLES = r"""
 - name: Observations of the probe's nftables traces on this node
   ansible.builtin.set_fact:
     nft_observations: "{{ nft.traces | netdiag.tracekit.nftrace_observations(node=inventory_hostname, src=src_ep, dst=dst_ep) }}"
+
+- name: Only one probe's traces, from a trace of a whole batch
+  ansible.builtin.set_fact:
+    flow_observations: >-
+      {{ nft.traces | netdiag.tracekit.nftrace_observations(node=inventory_hostname, src=src_ep, dst=dst_ep,
+         tag={'dscp': 12, 'ip_id': 4242}) }}
 """
 
 RETURN = r"""
@@ -63,7 +76,7 @@ from ansible_collections.netdiag.tracekit.plugins.plugin_utils.nftrace_observati
 def _nftrace_observations(traces, **kwargs):
     args = validate_filter_args("nftrace_observations", DOCUMENTATION, traces, kwargs)
     return nftrace_observations(args["_input"], args["node"], args["src"], args["dst"],
-                                netns_endpoints=args.get("netns_endpoints"), node_netns=args.get("node_netns"))
+                                netns_endpoints=args.get("netns_endpoints"), node_netns=args.get("node_netns"), tag=args.get("tag"))
 
 
 class FilterModule(object):

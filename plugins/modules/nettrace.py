@@ -117,9 +117,10 @@ options:
   nft_trace:
     description:
       - Also trace the probe through nftables while capturing (M(netdiag.tracekit.nft_trace) does the same on its
-        own) - C(tag), the probe's tag (C(dscp) and C(ip_id) and/or C(flow_label)), and C(netns), the namespaces
-        to trace. The trace tables are loaded while BCC compiles, before O(ready_file) is written, and removed
-        however the module ends. What cannot be traced is reported in the C(problems) of RV(nft_trace); it never fails
+        own) - C(tag), the probe's tag (C(dscp) and C(ip_id) and/or C(flow_label)), or C(tags), a list of such
+        tags (one per probe of a batch, as compliance_trace.yml sends), and C(netns), the namespaces to trace.
+        The trace tables are loaded while BCC compiles, before O(ready_file) is written, and removed however
+        the module ends. What cannot be traced is reported in the C(problems) of RV(nft_trace); it never fails
         the capture.
     type: dict
     version_added: 0.2.0

@@ -47,8 +47,15 @@ options:
     description:
       - The probe's tag, as M(netdiag.tracekit.packet_inject) returns it in C(probe.tag) - C(dscp) and
         C(ip_id) (IPv4) or C(flow_label) (IPv6); C(count) when several packets were sent (IDs follow each other).
+      - One of O(tag) and O(tags) is required.
     type: dict
-    required: true
+  tags:
+    description:
+      - The tags of several probes sent at once (M(netdiag.tracekit.packet_inject_batch), each as O(tag)), all
+        followed in the one trace table; each trace's C(tag) says which probe's header it carried, to split the
+        traces by probe (the P(netdiag.tracekit.nftrace_observations#filter) filter's O(tag)). At most 1000.
+    type: list
+    elements: dict
   netns:
     description:
       - Namespaces to trace, each an C(ip netns) name, a path such as C(/proc/1234/ns/net), or a PID.
@@ -113,6 +120,9 @@ traces:
       type: float
     packet:
       description: Addresses, protocol and ports of the traced packet, from the header copy in the trace.
+      type: dict
+    tag:
+      description: C({dscp, ip_id}) or C({dscp, flow_label}) of the traced packet's IP header - which probe it was.
       type: dict
     steps:
       description: C({family, table, chain, handle, type, verdict, jump_target, text, comment}) in the order met.
@@ -180,13 +190,15 @@ def _watchdog(module, limit, session_ref):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            tag=dict(type="dict", required=True),
+            tag=dict(type="dict"),
+            tags=dict(type="list", elements="dict"),
             netns=dict(type="list", elements="str", default=[]),
             duration=dict(type="float", default=30),
             ready_file=dict(type="path"),
             stop_file=dict(type="path"),
             max_messages=dict(type="int", default=20000),
         ),
+        required_one_of=[("tag", "tags")],
         supports_check_mode=True,
     )
     params = module.params
@@ -195,7 +207,7 @@ def main():
     session_ref = []
     timer = _watchdog(module, params["duration"] + 60, session_ref)
     try:
-        session = NftraceSession(params["netns"], params["tag"], ready_file=params["ready_file"],
+        session = NftraceSession(params["netns"], params["tag"], tags=params["tags"], ready_file=params["ready_file"],
                                  stop_file=params["stop_file"], max_messages=params["max_messages"])
         session_ref.append(session)
         with session:

@@ -21,7 +21,8 @@ import random
 import xml.etree.ElementTree as ET
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
-from ansible_collections.netdiag.tracekit.plugins.plugin_utils.diagnosis import DiagnosisError, resolve_endpoint
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.diagnosis import (
+    DiagnosisError, policy_text, resolve_endpoint, rule_ref)
 
 EXPECTATIONS = ("delivered", "rejected", "dropped", "no_reply", "not delivered")
 NOT_DELIVERED = ("rejected", "dropped", "no_reply")
@@ -253,7 +254,7 @@ def _unique(items):
 def plan(flows, endpoints=None, nodes=None, services=None, seed=None, ttl=64):
     """Resolve every flow and give its probe a tag of its own.
 
-    Returns ``{flows, probes_by_node, capture_nodes, filter_ips, netns_endpoints}``: ``probes_by_node`` maps
+    Returns ``{flows, probes_by_node, capture_nodes, filter_ips, netns_endpoints, nft_tags}``: ``probes_by_node`` maps
     a source node to the probes it sends (the options of ``packet_inject_batch``), ``capture_nodes`` and
     ``filter_ips`` are the union over all flows (one capture per node serves them all).
     """
@@ -280,6 +281,9 @@ def plan(flows, endpoints=None, nodes=None, services=None, seed=None, ttl=64):
         else:
             request["ip_id"] = tag["ip_id"]
         item["request"] = request
+        # What the nftables trace matches, and splits its traces by: the probe packet's DSCP and IP ID / label.
+        item["nft_tag"] = dict((k, request[k]) for k in ("flow_label", "ip_id") if k in request)
+        item["nft_tag"]["dscp"] = tag["dscp"]
         item["source_node"] = src["node"]
         planned.append(item)
         probes_by_node.setdefault(src["node"], []).append(request)
@@ -290,7 +294,7 @@ def plan(flows, endpoints=None, nodes=None, services=None, seed=None, ttl=64):
     return {"flows": planned, "probes_by_node": probes_by_node,
             "capture_nodes": sorted(set(n for f in planned for n in f["capture_nodes"])),
             "filter_ips": _unique([ip for f in planned for ip in f["filter_ips"]]),
-            "netns_endpoints": netns_endpoints}
+            "netns_endpoints": netns_endpoints, "nft_tags": [f["nft_tag"] for f in planned]}
 
 
 # ------------------------------------------------------------------ checking
@@ -308,9 +312,13 @@ def _policy_details(diagnosis):
     """The rule and policy behind a drop, where a capture named them (OVN ACL, nftables rule)."""
     point = diagnosis.get("drop_point") or {}
     out = {}
-    for key in ("rule", "policy"):
-        if point.get(key):
-            out[key] = point[key]
+    # An nftables rule and policy (from the trace) as the summary writes them: "rule `inet t c handle 7`",
+    # "NetworkPolicy default/deny-postgres"; the structured ones stay in drop_point.
+    for key, text in (("rule", rule_ref), ("policy", policy_text)):
+        value = point.get(key)
+        if value:
+            out[key] = ("nftables " + text(value) if key == "rule" else text(value)) if isinstance(value, dict) \
+                else value
     acl = ((diagnosis.get("ovn") or {}).get("acl") or {})
     ids = acl.get("external_ids") or {}
     if ids and "policy" not in out:
@@ -328,7 +336,10 @@ def failure_message(entry):
     if entry.get("error"):
         return "expected %s, but the flow could not be probed: %s" % (entry["expect"], entry["error"])
     text = "expected %s, got %s: %s" % (entry["expect"], entry["verdict"], entry["summary"])
-    extra = ["%s: %s" % (k, v) for k, v in sorted((entry.get("policy_details") or {}).items())]
+    summary = entry["summary"] or ""
+    # What the summary already names (the nftables rule and policy of a kernel drop) is not said twice.
+    extra = ["%s: %s" % (k, v) for k, v in sorted((entry.get("policy_details") or {}).items())
+             if str(v) not in summary and str(v).replace("nftables ", "", 1) not in summary]
     if extra:
         text += " (%s)" % "; ".join(extra)
     return text

@@ -41,11 +41,32 @@ def _step_text(step):
     return "%s %s %s%s: %s" % (step.get("table"), step.get("chain"), which, comment, step.get("verdict"))
 
 
-def nftrace_observations(traces, node, src, dst, netns_endpoints=None, node_netns=None):
-    """Observations of one node's nft_trace traces."""
+def trace_has_tag(trace, tag):
+    """True when the trace's packet header (its ``tag``: dscp and ip_id or flow_label) is the probe's ``tag``.
+
+    A probe of ``count`` packets has the IPv4 IDs ``ip_id`` .. ``ip_id + count - 1`` (modulo 2**16).
+    """
+    seen = trace.get("tag") or {}
+    try:
+        if tag.get("dscp") is not None and seen.get("dscp") != int(tag["dscp"]):
+            return False
+        if seen.get("flow_label") is not None:
+            return tag.get("flow_label") is not None and int(seen["flow_label"]) == int(tag["flow_label"])
+        if seen.get("ip_id") is None or tag.get("ip_id") is None:
+            return False
+        count = max(1, int(tag.get("count") or 1))
+        return (int(seen["ip_id"]) - int(tag["ip_id"])) & 0xFFFF < count
+    except (TypeError, ValueError):
+        return False
+
+
+def nftrace_observations(traces, node, src, dst, netns_endpoints=None, node_netns=None, tag=None):
+    """Observations of one node's nft_trace traces (only those of the probe with ``tag``, when given)."""
     netns_endpoints = netns_endpoints or {}
     out = []
     for trace in traces or []:
+        if tag and not trace_has_tag(trace, tag):
+            continue
         ns = trace.get("netns")
         endpoint = netns_endpoints.get(ns)
         if endpoint is None and ns is not None and ns == node_netns:

@@ -449,7 +449,8 @@ class NettraceSession(object):
 
         def arm():
             try:
-                session = NftraceSession(self.nft_spec.get("netns") or [], self.nft_spec.get("tag"))
+                session = NftraceSession(self.nft_spec.get("netns") or [], self.nft_spec.get("tag"),
+                                         tags=self.nft_spec.get("tags"))
                 self.nft = session
                 session.prepare()
                 session.arm()

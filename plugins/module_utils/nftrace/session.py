@@ -109,8 +109,36 @@ def tag_match(tag):
     return matches
 
 
-def table_text(name, tag):
-    matches = tag_match(tag)
+MAX_TAGS = 1000
+
+
+def tag_list(tag=None, tags=None):
+    """The probes' tags as one checked list: ``tag`` (one probe) and/or ``tags`` (a batch, one per probe)."""
+    if tags is not None and not isinstance(tags, list):
+        raise NftraceError("tags must be a list of probe tags, got %r" % (tags,))
+    out = ([tag] if tag else []) + list(tags or [])
+    if not out:
+        raise NftraceError("give the probe's tag (or the batch's tags): dscp and ip_id or flow_label "
+                           "(packet_inject's probe.tag)")
+    if len(out) > MAX_TAGS:
+        raise NftraceError("%d tags is more than one trace follows (at most %d)" % (len(out), MAX_TAGS))
+    for one in out:
+        if not isinstance(one, dict) or one.get("dscp") is None:
+            raise NftraceError("each tag needs dscp and ip_id or flow_label (packet_inject's probe.tag), got %r"
+                               % (one,))
+        tag_match(one)
+    return out
+
+
+def table_text(name, tags):
+    """The trace table: one ``meta nftrace set 1`` rule per match of each tag, in both chains."""
+    if isinstance(tags, dict):
+        tags = [tags]
+    matches = []
+    for tag in tags:
+        for match in tag_match(tag):
+            if match not in matches:
+                matches.append(match)
     chains = []
     for chain, hook in (("pre", "prerouting"), ("out", "output")):
         rules = "".join("    %s meta nftrace set 1\n" % m for m in matches)
@@ -186,8 +214,19 @@ def packet_info(network_hex, transport_hex):
     return out
 
 
+def header_tag(network_hex):
+    """``{dscp, ip_id}`` or ``{dscp, flow_label}`` of a traced packet's IP header (to split traces by probe)."""
+    found = network_tag(network_hex)
+    if found is None:
+        return None
+    version, dscp, value = found
+    return {"dscp": dscp, "flow_label" if version == 6 else "ip_id": value}
+
+
 def tag_of_trace(tag, network_hex):
-    """True when a traced packet's IP header carries the probe's tag."""
+    """True when a traced packet's IP header carries the probe's tag (tag: one tag or a list of them)."""
+    if isinstance(tag, list):
+        return any(tag_of_trace(one, network_hex) for one in tag)
     found = network_tag(network_hex)
     if found is None:
         return False
@@ -239,9 +278,9 @@ class Namespace(object):
         self.sock.setsockopt(270, 1, NFNLGRP_NFTRACE)       # SOL_NETLINK, NETLINK_ADD_MEMBERSHIP
         self.sock.setblocking(False)
 
-    def install(self, tag):
+    def install(self, tags):
         self.stale_removed = remove_stale(self.path)
-        nft(self.path, ["-f", "-"], data=table_text(self.table, tag))
+        nft(self.path, ["-f", "-"], data=table_text(self.table, tags))
         self.installed = True
 
     def snapshot(self):
@@ -311,13 +350,16 @@ class Namespace(object):
 # ------------------------------------------------------------------ session
 
 class NftraceSession(object):
-    """``with NftraceSession(netns, tag) as s: s.arm(); s.capture(10); result = s.result()``."""
+    """``with NftraceSession(netns, tag) as s: s.arm(); s.capture(10); result = s.result()``.
 
-    def __init__(self, netns, tag, ready_file=None, stop_file=None, state_dir=STATE_DIR, max_messages=20000):
-        if not isinstance(tag, dict) or tag.get("dscp") is None:
-            raise NftraceError("the probe's tag needs dscp and ip_id or flow_label (packet_inject's probe.tag)")
-        tag_match(tag)
-        self.tag = tag
+    ``tags`` (a list of tags, one per probe of a batch) follows several probes in the one table; each trace
+    then says in ``tag`` which header values it carried, to split the traces by probe afterwards.
+    """
+
+    def __init__(self, netns, tag=None, ready_file=None, stop_file=None, state_dir=STATE_DIR, max_messages=20000,
+                 tags=None):
+        self.tags = tag_list(tag, tags)
+        self.tag = self.tags[0]
         self.table = own_table_name()
         self.specs = list(netns or []) or ["host"]
         self.ready_file = ready_file
@@ -402,7 +444,7 @@ class NftraceSession(object):
                 break
             try:
                 ns.open()
-                ns.install(self.tag)
+                ns.install(self.tags)
                 ns.snapshot()
                 armed.append(ns)
                 self.stale_removed.extend("%s in %s" % (t, ns.spec) for t in ns.stale_removed)
@@ -477,7 +519,7 @@ class NftraceSession(object):
             counters["messages"] += len(ns.messages)
             counters["enobufs"] += ns.enobufs
             counters["malformed"] += len(ns.errors)
-            found = build_traces(ns, self.tag)
+            found = build_traces(ns, self.tags)
             counters["kept"] += sum(len(t["steps"]) for t in found)
             traces.extend(found)
         traces.sort(key=lambda t: t["time"] or 0)
@@ -548,7 +590,7 @@ def _elem_matches(parts, packet):
 
 
 def build_traces(ns, tag):
-    """The probe's traces in one namespace: steps in order and the step that decided."""
+    """The probes' traces in one namespace (tag: one tag or a list): steps in order and the step that decided."""
     groups = {}
     order = []
     for msg in ns.messages:
@@ -588,7 +630,7 @@ def build_traces(ns, tag):
             step["text"] = rule_step["text"] if rule_step else "policy %s" % step["verdict"]
             step["comment"] = rule_step["comment"] if rule_step else None
         out.append({"netns": ns.name or str(ns.inode), "netns_inode": ns.inode, "id": key,
-                    "time": msgs[0].get("received"), "packet": packet, "steps": steps, "verdict": verdict,
+                    "time": msgs[0].get("received"), "packet": packet, "tag": header_tag(first[0]["network_header"]), "steps": steps, "verdict": verdict,
                     "rule": rule, "policy": pol})
     return out
 

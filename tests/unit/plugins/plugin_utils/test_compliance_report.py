@@ -198,6 +198,26 @@ def test_a_nftables_rule_named_by_a_capture_is_in_the_message():
                                           "rule: inet pol out rule tcp dport 5432 drop)")
 
 
+def test_the_rule_and_policy_of_an_nftables_trace_are_named_once_as_the_summary_writes_them():
+    flows = plan([{"src": "web", "dst": "db", "dst_port": 5432, "expect": "delivered"},
+                  {"src": "web", "dst": "cache", "dst_port": 5432, "expect": "delivered"}])["flows"]
+    rule = {"family": "inet", "table": "filter", "chain": "forward", "handle": 7, "text": "tcp dport 5432 drop",
+            "comment": "default/deny-postgres", "verdict": "drop"}
+    pol = {"namespace": "default", "name": "deny-postgres", "kind": "NetworkPolicy"}
+    point = dict(DROP, rule=rule, policy=pol)
+    named = ("TCP/5432 from web to db was dropped at node2 for db by nftables rule `inet filter forward handle 7` "
+             "(NetworkPolicy default/deny-postgres).")
+    doc = cp.report(flows, {"f001": diagnosis("dropped", named, point),
+                            "f002": diagnosis("dropped", "TCP/5432 from web to cache was dropped.", point)})
+    assert doc["flows"][0]["message"] == "expected delivered, got dropped: " + named
+    assert doc["flows"][0]["policy_details"] == {"rule": "nftables rule `inet filter forward handle 7`",
+                                                 "policy": "NetworkPolicy default/deny-postgres"}
+    # A summary that does not name them gets them appended, as text (never a Python dict).
+    assert doc["flows"][1]["message"] == (
+        "expected delivered, got dropped: TCP/5432 from web to cache was dropped. (policy: NetworkPolicy "
+        "default/deny-postgres; rule: nftables rule `inet filter forward handle 7`)")
+
+
 def test_a_flow_without_diagnosis_is_an_error_not_a_pass():
     flows = plan([{"src": "web", "dst": "db", "dst_port": 1, "expect": "no_reply"}])["flows"]
     doc = cp.report(flows, {})
