@@ -18,7 +18,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
-from ansible_collections.netdiag.tracekit.services.flow_aggregator.store import QueryError
+from ansible_collections.netdiag.tracekit.services.flow_aggregator.store import QueryError, jsonable
 
 LOG = logging.getLogger("flow_aggregator.api")
 PROTOCOLS = {"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58, "ipv6-icmp": 58, "sctp": 132}
@@ -149,7 +149,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._error(401, "missing or wrong token: send 'Authorization: Bearer <api.token>'")
             elif url.path == "/api/v1/flows":
                 args = parse_query(url.query)
-                self._send(200, json.dumps({"flows": service.store.query(**args)}))
+                self._send(200, json.dumps({"flows": service.store.query(**args)}, default=jsonable))
             elif url.path == "/metrics":
                 self._send(200, service.metrics(), "text/plain; version=0.0.4; charset=utf-8")
             else:

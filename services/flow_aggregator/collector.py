@@ -21,6 +21,7 @@ MAX_STREAM_BUFFER = 1 << 20
 LOG_EVERY = 10.0
 TLS_HANDSHAKE_TIMEOUT = 10.0
 UDP_RCVBUF = 32 << 20
+UDP_BATCH = 64
 
 
 class Exporters:
@@ -67,12 +68,14 @@ class Collector:
         self.decoder = Decoder()
         self.exporters = Exporters(max_exporters)
         self.servers = []
-        self.transports = []
+        self.udp_sockets = []
+        self.last_message = 0.0  # time.monotonic() of the last message received
         self.tls_refused = 0
         self._conn_serial = 0
 
     def message(self, data, source, label, peer_ip):
         """Decode one IPFIX message from ``source``; True if it could be framed."""
+        self.last_message = time.monotonic()
         ex = self.exporters
         ex.add(label, "received")
         try:
@@ -95,6 +98,8 @@ class Collector:
 
     # ---- UDP
     async def start_udp(self, host, port):
+        """Read datagrams straight from a non-blocking socket, up to ``UDP_BATCH`` per wakeup of the event
+        loop: one poll for many datagrams instead of one each (asyncio's datagram transport reads one)."""
         loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -104,19 +109,30 @@ class Collector:
         except OSError:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
         sock.bind((host, port))
-        collector = self
+        sock.setblocking(False)
+        sources = {}  # address -> (decoder source, label), bounded
+        recvfrom = sock.recvfrom
+        message = self.message
 
-        class Udp(asyncio.DatagramProtocol):
-            def datagram_received(self, data, addr):
-                label = "udp:%s:%d" % (addr[0], addr[1])
-                collector.message(data, ("udp", addr[0], addr[1]), label, addr[0])
+        def readable():
+            for _count in range(UDP_BATCH):  # bounded: the other listeners and the ticker get their turn
+                try:
+                    data, addr = recvfrom(65535)
+                except (BlockingIOError, InterruptedError):
+                    return
+                except OSError as exc:  # e.g. an ICMP error queued on the socket
+                    LOG.warning("UDP listener %s:%d: %s", host, port, exc)
+                    return
+                known = sources.get(addr)
+                if known is None:
+                    if len(sources) >= 4 * self.exporters.max_exporters:
+                        sources.clear()
+                    known = sources[addr] = (("udp", addr[0], addr[1]), "udp:%s:%d" % (addr[0], addr[1]))
+                message(data, known[0], known[1], addr[0])
 
-            def error_received(self, exc):
-                LOG.warning("UDP listener %s:%d: %s", host, port, exc)
-
-        transport = (await loop.create_datagram_endpoint(Udp, sock=sock))[0]
-        self.transports.append(transport)
-        return transport.get_extra_info("sockname")
+        loop.add_reader(sock.fileno(), readable)
+        self.udp_sockets.append((loop, sock))
+        return sock.getsockname()
 
     # ---- TCP and TLS
     async def start_stream(self, host, port, ssl_context=None):
@@ -196,7 +212,9 @@ class Collector:
         return bound
 
     def close(self):
-        for transport in self.transports:
-            transport.close()
+        for loop, sock in self.udp_sockets:
+            loop.remove_reader(sock.fileno())
+            sock.close()
+        self.udp_sockets = []
         for server in self.servers:
             server.close()

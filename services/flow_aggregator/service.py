@@ -1,6 +1,7 @@
 """The flow aggregator service: collector -> flow table -> store and sinks, with the API beside it."""
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -14,6 +15,12 @@ from ansible_collections.netdiag.tracekit.services.flow_aggregator.table import 
 
 LOG = logging.getLogger("flow_aggregator")
 PURGE_EVERY = 60.0
+# Flows changed since the store last saw them are stored at every tick, or as soon as this many are waiting.
+# Large batches write each changed index page once for many rows (the store's cost is mostly there); the flow
+# table keeps the memory of waiting flows small by packing them (FlowTable.hot_limit).
+STORE_BATCH = 65536
+GC_THRESHOLD = 50000
+QUIET = 0.05
 
 
 def _escape(value):
@@ -39,43 +46,50 @@ class Service:
         self.api = None
         self.stopping = None
         self.last_purge = 0.0
-        self.rejected_records = 0
 
     # ---- data path
     def on_records(self, records, exporter_ip, domain_id, label):
-        now = time.time()
-        add = self.table.add
-        for record in records:
+        evicted, rejected, error = self.table.add_records(records, exporter_ip, domain_id, time.time())
+        if rejected:
+            self.collector.exporters.add(label, "rejected", rejected)
+            if self.collector.exporters.should_log(label):
+                LOG.warning("%d record(s) from %s not correlated: %s", rejected, label, error)
+        if evicted:
+            self.evicted.extend(evicted)
+        if len(self.table.pending) >= STORE_BATCH:
             try:
-                evicted = add(record, exporter_ip, domain_id, now)
-            except (ValueError, TypeError) as exc:
-                self.collector.exporters.add(label, "rejected")
-                if self.collector.exporters.should_log(label):
-                    LOG.warning("record from %s not correlated: %s", label, exc)
-                continue
-            if evicted:
-                self.evicted.extend(evicted)
+                self.store_pending()
+            except Exception:  # pylint: disable=broad-except
+                LOG.exception("storing flows failed; retrying at the next tick")
 
     def _export(self, flows, now):
         if not flows:
             return
-        records = [flow.record for flow in flows]  # fresh dicts, unpacked
+        records = [flow.record for flow in flows] if self.sinks else []  # fresh dicts, unpacked
         self.table.mark_exported(flows, now)
         for sink in self.sinks:
             sink.submit(records)
 
+    def store_pending(self):
+        """Write the flows changed since the last write; on failure they are written at the next attempt."""
+        flows = self.table.take_to_store()
+        if not flows:
+            return
+        self.storing = len(flows)
+        try:
+            self.stored += self.store.write(flows)
+        except BaseException:
+            self.table.give_back(flows)
+            raise
+        finally:
+            self.storing = 0
+        for flow in flows:
+            flow.stored = True
+
     def tick(self):
         """Store what changed, export what is due, expire idle flows, purge old rows."""
         now = time.time()
-        flows = self.table.take_to_store()
-        if flows:
-            self.storing = len(flows)
-            try:
-                self.stored += self.store.write(flows)
-            finally:
-                self.storing = 0
-            for flow in flows:
-                flow.stored = True
+        self.store_pending()
         active, idle = self.table.due(now)
         evicted, self.evicted = self.evicted, []
         self._export([flow for flow in active + idle + evicted if not flow.exported], now)
@@ -86,18 +100,27 @@ class Service:
                 LOG.info("retention: deleted %d flows older than %ss", purged, self.config["store"]["retention"])
 
     async def _ticker(self):
+        """A full tick every flush_interval; in between, what changed is stored as soon as the input pauses
+        (``QUIET`` seconds without a message), so the API shows a burst's flows right after it."""
         interval = self.config["flush_interval"]
+        step = min(interval, QUIET)
+        last_tick = time.monotonic()
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(step)
+            now = time.monotonic()
             try:
-                self.tick()
+                if now - last_tick >= interval:
+                    last_tick = now
+                    self.tick()
+                elif self.table.pending and now - self.collector.last_message >= QUIET:
+                    self.store_pending()
             except Exception:  # pylint: disable=broad-except
                 LOG.exception("flush failed; retrying at the next tick")
 
     # ---- reporting
     def health(self):
         return {"status": "ok", "listeners": ["%s:%s:%d" % item for item in self.bound],
-                "active_flows": len(self.table), "pending_store": len(self.table.to_store) + self.storing, "uptime": round(time.time() - self.started, 1),
+                "active_flows": len(self.table), "pending_store": len(self.table.pending) + self.storing, "uptime": round(time.time() - self.started, 1),
                 "sinks": {sink.name_: {"up": sink.up, "pending": sink.pending()} for sink in self.sinks}}
 
     def metrics(self):
@@ -120,7 +143,9 @@ class Service:
         for name, value, text in (("correlated", table["correlated"], "flows with both nodes' records"),
                                   ("stored", self.stored, "flow rows written to the store"),
                                   ("evicted", table["evicted"], "flows evicted by the max_flows cap"),
-                                  ("expired", table["expired"], "flows ended by the idle timeout")):
+                                  ("expired", table["expired"], "flows ended by the idle timeout"),
+                                  ("store_dropped", table["store_dropped"],
+                                   "changed flows not written because the store kept failing")):
             family(name + "_total", text)
             lines.append("flow_aggregator_%s_total %d" % (name, value))
         family("exported_total", "records delivered by each sink")
@@ -160,6 +185,11 @@ class Service:
             except (NotImplementedError, RuntimeError):
                 pass
         self.restore()
+        # The flow table holds millions of long-lived objects and makes no reference cycles: move what exists
+        # now out of the collector's way and let it run less often, so a full collection does not walk the
+        # whole table every few hundred thousand records (reference counting frees the table's garbage).
+        gc.freeze()
+        gc.set_threshold(GC_THRESHOLD, 50, 1000)
         for sink in self.sinks:
             sink.start()
         self.bound = await self.collector.start(self.config["collect"])

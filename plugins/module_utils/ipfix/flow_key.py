@@ -59,6 +59,14 @@ def _address(value):
     return known
 
 
+def packed_address(value):
+    """The address in network byte order (4 or 16 octets), whatever form it was given in.
+
+    Raises ``IpfixError`` when ``value`` is not an address.
+    """
+    return _address(value)[1]
+
+
 def normalised_five_tuple(record):
     """``(protocolIdentifier, address A, port A, address B, port B)`` with endpoint A the lower one.
 

@@ -90,6 +90,23 @@ def test_kill_9_loses_no_flow_the_api_returned(tmp_path):
         agg.stop()
 
 
+def test_a_burst_is_queryable_as_soon_as_the_input_pauses(tmp_path):
+    """flush_interval is 30 s here, yet the API shows a burst's flows within a few seconds: the service stores
+    what changed as soon as no message came for a moment."""
+    agg = Aggregator(tmp_path, collect=("udp",), flush_interval="30s", idle_timeout="60s").start()
+    exporter = Exporter(agg.ports["udp"])
+    try:
+        started = time.monotonic()
+        exporter.send([flow_record("10.4.0.1", "10.4.0.2", 3000 + i, 80, packetTotalCount=i) for i in range(200)])
+        flows = agg.wait_value(lambda: agg.flows(src_ip="10.4.0.1"), lambda f: len(f) == 200, timeout=5,
+                               what="200 flows before the 30 s tick")
+        assert time.monotonic() - started < 10
+        assert sorted(f["packetTotalCount"] for f in flows) == list(range(200))
+    finally:
+        exporter.close()
+        agg.stop()
+
+
 def test_sink_down_is_spooled_bounded_counted_and_retried(tmp_path):
     osmem = pytest.importorskip("osmem_server")
     port = free_port(socket.SOCK_STREAM)
