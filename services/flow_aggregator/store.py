@@ -106,6 +106,17 @@ def _row_builder(shape):
     return builder
 
 
+def _plain_row(row):
+    """A row whose searchable columns are what SQLite can hold: anything else as its text."""
+    out = list(row)
+    for position in range(1, len(out) - 2):  # not the id, nor the packed record and its shape
+        value = out[position]
+        if value is not None and not isinstance(value, (str, float, bytes)) \
+                and not (isinstance(value, int) and -(1 << 63) <= value < (1 << 63)):
+            out[position] = str(value)
+    return tuple(out)
+
+
 def _unpacked(packed, names):
     """The record of a row written by this version: the values of ``names`` (or the whole record as a dict
     when the row has no shape), marshalled."""
@@ -179,11 +190,9 @@ class FlowStore:
                 row = shape.row or _row_builder(shape)
                 rows.append(row(flow.flow_id, values, flow.first_seen, flow.last_seen, packed, shape_id))
                 if len(rows) >= WRITE_CHUNK:  # bounded memory for a large batch; still one transaction
-                    self.db.executemany(_UPSERT, rows)
-                    written += len(rows)
+                    written += self._upsert(rows)
                     rows = []
-            self.db.executemany(_UPSERT, rows)
-            written += len(rows)
+            written += self._upsert(rows)
             self.db.commit()
         except BaseException:
             for shape in added:  # not committed: the next batch writes them again
@@ -195,6 +204,19 @@ class FlowStore:
                 pass
             raise
         return written
+
+    def _upsert(self, rows):
+        """Write rows; one whose searchable columns SQLite cannot hold (an integer past 64 bits from an odd
+        exporter) is written with those columns as text rather than failing the whole batch again and again."""
+        try:
+            self.db.executemany(_UPSERT, rows)
+        except (OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError):
+            for row in rows:  # the rows before the bad one are written again: an upsert, the same result
+                try:
+                    self.db.execute(_UPSERT, row)
+                except (OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError):
+                    self.db.execute(_UPSERT, _plain_row(row))
+        return len(rows)
 
     def _shape_id(self, shape, added):
         """The id of ``shape``'s element names in the shapes table (added to it if new); None once
