@@ -6,10 +6,11 @@ Run: .venv/bin/python bench/bench_flow_aggregator.py [--flows 50000] [--store-ro
    FLOWS connections (2 x FLOWS Antrea records) over UDP on loopback to an aggregator pinned to one core. We
    time from the first datagram until every record is decoded, every flow correlated and stored, and check
    there is zero loss (decoded == sent, lost == 0, rejected == 0). Target: >= 100k records/s. The CPU time the
-   aggregator spent gives records per CPU-second too.
+   aggregator spent (all its threads, from schedstat) gives records per CPU-second too.
    Peer: nfcapd (pinned to the same core) receives the same datagrams; its records per CPU-second and the
    records it stored (nfdump) are printed, and the ratio aggregator / nfcapd.
-2. Memory per active flow: the aggregator's RSS growth over the flows it holds after 1. Target: < 1 KB.
+2. Memory per active flow: the aggregator's RSS growth over the flows it holds after 1, then over a second wave
+   of as many new connections (what each further flow costs, without the fixed part). Target: < 1 KB.
 3. API query latency on a STORE_ROWS-flow store (built directly with the store's writer): median and p95 of
    GET /api/v1/flows by source address, destination port, node, time range.
 Bounded: fixed counts, every wait has a deadline. Packets go to 127.0.0.1 only.
@@ -39,9 +40,9 @@ from ansible_collections.netdiag.tracekit.services.flow_aggregator.table import 
 CORE = "0"
 
 
-def records(flows, side):
+def records(flows, side, first=0):
     now = int(time.time())
-    for i in range(flows):
+    for i in range(first, first + flows):
         src = "10.%d.%d.%d" % (100 + i % 50, (i >> 8) & 255, i & 255)
         rec = {"sourceIPv4Address": src, "destinationIPv4Address": "10.200.%d.%d" % ((i >> 4) & 255, i % 16 + 1),
                "sourceTransportPort": 10000 + i % 50000, "destinationTransportPort": 8080,
@@ -58,11 +59,11 @@ def records(flows, side):
         yield rec
 
 
-def encode(flows, side, domain):
+def encode(flows, side, domain, first=0):
     encoder = MessageEncoder(observation_domain_id=domain)
     out = []
     batch = []
-    for rec in records(flows, side):
+    for rec in records(flows, side, first):
         batch.append(rec)
         if len(batch) == 500:
             out.extend(encoder.encode(batch))
@@ -73,9 +74,15 @@ def encode(flows, side, domain):
 
 
 def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid, encoding="ascii") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of every thread of ``pid`` so far, in nanosecond resolution (schedstat), not 10 ms ticks."""
+    total = 0
+    for task in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, task), encoding="ascii") as handle:
+                total += int(handle.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # a thread that just ended
+    return total / 1e9
 
 
 def rss_kb(pid):
@@ -94,7 +101,7 @@ def blast(messages, port, progress=None, window=100000, per_message=20):
     for index, (exporter, data) in enumerate(messages):
         if progress and index % 500 == 0:
             while index * per_message - progress() > window and time.monotonic() < deadline:
-                time.sleep(0.01)
+                time.sleep(0.2)  # each look costs the receiver an HTTP request: not too often
         sock = socks.get(exporter)
         if sock is None:
             sock = socks[exporter] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -113,33 +120,41 @@ def interleave(a, b):
     return out
 
 
+def wait_stored(agg, decoded_total, deadline):
+    """Until the aggregator decoded ``decoded_total`` records and committed every changed flow; its health."""
+    health = {}
+    while time.monotonic() < deadline:
+        health = agg.get("/healthz")
+        if health["pending_store"] == 0:
+            if agg.metrics().get(("flow_aggregator_decoded_total", None), 0) >= decoded_total:
+                return health
+        time.sleep(0.05)
+    return health
+
+
+def wave(agg, stream, records_count):
+    """Send a stream of datagrams without overrunning the aggregator; the seconds it took."""
+    decoded_before = agg.metrics().get(("flow_aggregator_decoded_total", None), 0)
+    start = time.monotonic()
+    blast(stream, agg.ports["udp"],
+          lambda: agg.metrics().get(("flow_aggregator_decoded_total", None), 0) - decoded_before,
+          per_message=float(records_count) / len(stream))
+    return time.monotonic() - start
+
+
 def bench_ingest(flows, workdir):
-    src = encode(flows, "src", 1)
-    dst = encode(flows, "dst", 2)
-    stream = interleave(src, dst)
     total = 2 * flows
-    agg = Aggregator(os.path.join(workdir, "agg"), collect=("udp",), max_flows=2 * flows + 10,
+    stream = interleave(encode(flows, "src", 1), encode(flows, "dst", 2))
+    second = interleave(encode(flows, "src", 1, flows), encode(flows, "dst", 2, flows))
+    agg = Aggregator(os.path.join(workdir, "agg"), collect=("udp",), max_flows=4 * flows + 10,
                      idle_timeout="600s", active_timeout="600s", flush_interval="0.5s")
     agg.start()
     subprocess.run(["taskset", "-pc", CORE, str(agg.proc.pid)], capture_output=True, check=False)
     rss_before = rss_kb(agg.proc.pid)
     cpu_before = cpu_seconds(agg.proc.pid)
     start = time.monotonic()
-    per_message = total / len(stream)
-    blast(stream, agg.ports["udp"], lambda: agg.metrics().get(("flow_aggregator_decoded_total", None), 0),
-          per_message=per_message)
-    sent_at = time.monotonic() - start
-    deadline = time.monotonic() + 300
-    metrics = {}
-    while time.monotonic() < deadline:
-        metrics = agg.metrics()
-        done = metrics.get(("flow_aggregator_decoded_total", None), 0) >= total
-        stored = metrics.get(("flow_aggregator_correlated_total", None), 0) >= flows
-        if done and stored:
-            health = agg.get("/healthz")
-            if health["active_flows"] == flows and health["pending_store"] == 0:
-                break  # every flow is committed to the store
-        time.sleep(0.05)
+    sent_in = wave(agg, stream, total)
+    health = wait_stored(agg, total, time.monotonic() + 300)
     elapsed = time.monotonic() - start
     cpu = cpu_seconds(agg.proc.pid) - cpu_before
     metrics = agg.metrics()
@@ -151,11 +166,20 @@ def bench_ingest(flows, workdir):
     store = FlowStore(os.path.join(agg.folder, "flows.db"))
     stored_rows = store.count()
     store.close()
+    rss_mid = rss_kb(agg.proc.pid)
+    active_mid = health.get("active_flows", 0)
+    # A second wave of as many new connections: what each more active flow costs, without the fixed part
+    # (interpreter, SQLite's page cache, the bounded caches) that the first wave's growth includes.
+    wave(agg, second, total)
+    health = wait_stored(agg, 2 * total, time.monotonic() + 300)
     rss_after = rss_kb(agg.proc.pid)
+    active_after = health.get("active_flows", 0)
     agg.stop()
-    return {"records": total, "sent_in": sent_at, "elapsed": elapsed, "cpu": cpu, "decoded": decoded,
+    return {"records": total, "sent_in": sent_in, "elapsed": elapsed, "cpu": cpu, "decoded": decoded,
             "lost": lost, "rejected": rejected, "correlated": correlated, "stored": stored_rows, "rows": rows,
-            "rss_per_flow": (rss_after - rss_before) * 1024.0 / max(1, flows), "stream": stream}
+            "rss_per_flow": (rss_mid - rss_before) * 1024.0 / max(1, active_mid),
+            "rss_marginal": (rss_after - rss_mid) * 1024.0 / max(1, active_after - active_mid),
+            "active": (active_mid, active_after), "stream": stream}
 
 
 def bench_nfcapd(stream, total, workdir):
@@ -259,13 +283,16 @@ def main():
         if peer:
             peer_rate = peer["records"] / peer["cpu"] if peer["cpu"] else float("inf")
             print("   peer nfcapd, same datagrams, same core: received %d/%d records, %.0f records per CPU-second "
-                  "(%.2f s CPU; /proc counts CPU in 10 ms ticks)" % (peer["received"], peer["records"], peer_rate,
-                                                                     peer["cpu"]))
+                  "(%.3f s CPU)" % (peer["received"], peer["records"], peer_rate, peer["cpu"]))
             print("   ratio aggregator/nfcapd (records per CPU-second): %.2f" % ((ing["records"] / ing["cpu"]) / peer_rate))
         else:
             print("   peer nfcapd: not installed")
-        print("2. memory per active flow: %.0f bytes (RSS growth / %d flows)   target < 1024 %s"
-              % (ing["rss_per_flow"], args.flows, "met" if ing["rss_per_flow"] < 1024 else "MISSED"))
+        print("2. memory per active flow: %.0f bytes (RSS growth over the first %d flows / %d)   target < 1024 %s"
+              % (ing["rss_per_flow"], ing["active"][0], ing["active"][0],
+                 "met" if ing["rss_per_flow"] < 1024 else "MISSED"))
+        print("   each further active flow: %.0f bytes (RSS growth from %d to %d flows)   target < 1024 %s"
+              % (ing["rss_marginal"], ing["active"][0], ing["active"][1],
+                 "met" if ing["rss_marginal"] < 1024 else "MISSED"))
         built, results = bench_queries(workdir, args.store_rows)
         print("3. API query latency on a %d-flow store (built in %.1f s):" % (args.store_rows, built))
         for name, (median, p95) in results.items():
