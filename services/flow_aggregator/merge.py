@@ -30,13 +30,14 @@ for _a, _b in _ENDS:
 _START = ("flowStartSeconds", "flowStartMilliseconds")
 _END = ("flowEndSeconds", "flowEndMilliseconds")
 # Elements the aggregator itself sets: an exporter's value for them is not taken over.
-_OWN = frozenset(["originalExporterIPv4Address", "originalExporterIPv6Address", "originalObservationDomainId"]
-                 + list(SOURCE_COUNTERS.values()) + list(DESTINATION_COUNTERS.values()))
+AGGREGATOR_ELEMENTS = frozenset(["originalExporterIPv4Address", "originalExporterIPv6Address",
+                                 "originalObservationDomainId"]
+                                + list(SOURCE_COUNTERS.values()) + list(DESTINATION_COUNTERS.values()))
 _COUNTER, _FIRST, _LAST, _SKIP, _TOTAL = 1, 2, 3, 4, 5
 _TOTALS = frozenset(name for name in COUNTERS if "Total" in name)
 _KINDS = dict([(name, _TOTAL if name in _TOTALS else _COUNTER) for name in COUNTERS]
               + [(name, _FIRST) for name in _START] + [(name, _LAST) for name in _END]
-              + [(name, _SKIP) for name in _OWN])
+              + [(name, _SKIP) for name in AGGREGATOR_ELEMENTS])
 # What does not overwrite another node's value: an empty name, an unspecified address.
 _EMPTY = frozenset(["", "0.0.0.0", "::"])
 FLOW_TYPE_INTRA_NODE = 1

@@ -274,9 +274,16 @@ class ElasticsearchSink(Sink):
             raise SinkError("%s %s%s failed: %s" % (method, cfg["url"], path, getattr(exc, "reason", exc)))
 
     def install_template(self):
+        """Install the index template unless one of that name exists: an operator's (the elk_collector role's,
+        with its lifecycle policy) is kept, never replaced."""
         index = self.config["index"]
         body = json.dumps(index_template([index, index + "-*"])).encode()
-        self._request("PUT", "/_index_template/%s-flows" % index, body)
+        try:
+            self._request("PUT", "/_index_template/%s-flows?create=true" % index, body)
+        except SinkError as exc:
+            if "already exists" not in str(exc):
+                raise
+            LOG.info("index template %s-flows already exists: kept as it is", index)
         self.template_done = True
 
     @staticmethod

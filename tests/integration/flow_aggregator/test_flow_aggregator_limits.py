@@ -138,3 +138,30 @@ def test_sink_down_is_spooled_bounded_counted_and_retried(tmp_path):
         agg.stop()
         if server:
             server.close()
+
+
+def test_elasticsearch_sink_keeps_an_index_template_already_there(tmp_path):
+    """An operator's template (the elk_collector role's, with its lifecycle policy) is never replaced by the
+    sink's own. osmem-server stands in for Elasticsearch (an in-memory OpenSearch-compatible server)."""
+    osmem = pytest.importorskip("osmem_server")
+    server = osmem.OsmemServer.start(japanese=False)
+    agg = None
+    try:
+        mine = {"index_patterns": ["ops", "ops-*"], "priority": 42,
+                "template": {"settings": {"number_of_replicas": 0},
+                             "mappings": {"properties": {"sourcePodName": {"type": "keyword"}}}}}
+        server.request("PUT", "/_index_template/ops-flows", mine)
+        agg = Aggregator(tmp_path, collect=("udp",), active_timeout="1s", idle_timeout="60s",
+                         export=[{"type": "elasticsearch", "url": server.url, "index": "ops"}]).start()
+        exporter = Exporter(agg.ports["udp"])
+        exporter.send([flow_record("10.5.0.1", "10.5.0.2", 4000, 80, sourcePodName="cli", packetTotalCount=3)])
+        exporter.close()
+        agg.wait_for(lambda: agg.metrics().get(("flow_aggregator_exported_total", "elasticsearch0"), 0) >= 1,
+                     what="the flow delivered to Elasticsearch")
+        got = server.request("GET", "/_index_template/ops-flows")["index_templates"][0]["index_template"]
+        assert got["priority"] == 42 and sorted(got["index_patterns"]) == ["ops", "ops-*"]
+        assert agg.metrics().get(("flow_aggregator_sink_errors_total", "elasticsearch0"), 0) == 0
+    finally:
+        if agg is not None:
+            agg.stop()
+        server.close()

@@ -18,7 +18,7 @@ from ansible_collections.netdiag.tracekit.plugins.module_utils.flows.ilm_policy 
     RetentionError, flow_index_template, ilm_policy, template_name)
 from ansible_collections.netdiag.tracekit.plugins.module_utils.flows.index_template import index_template
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.registry import by_name
-from ansible_collections.netdiag.tracekit.services.flow_aggregator import table
+from ansible_collections.netdiag.tracekit.services.flow_aggregator import merge
 
 EXPECTED_CODEC = {"unsigned8": 1, "unsigned16": 2, "unsigned32": 4, "unsigned64": 8, "ipv4Address": ":ip4_addr",
                   "ipv6Address": ":ip6_addr", "string": ":string", "macAddress": ":mac_addr",
@@ -30,8 +30,8 @@ EXPECTED_ES = {"unsigned8": "long", "unsigned16": "long", "unsigned32": "long", 
 
 def exported_elements():
     """What the exporter's records carry plus what the aggregator adds to them."""
-    aggregator_adds = set(table.SOURCE_COUNTERS.values()) | set(table.DESTINATION_COUNTERS.values())
-    aggregator_adds |= set(table._OWN)  # pylint: disable=protected-access
+    aggregator_adds = set(merge.SOURCE_COUNTERS.values()) | set(merge.DESTINATION_COUNTERS.values())
+    aggregator_adds |= set(merge.AGGREGATOR_ELEMENTS)
     names = list(IPFIX_ORDER) + sorted(aggregator_adds)
     return [by_name(name) for name in names]
 
