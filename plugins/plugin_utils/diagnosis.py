@@ -220,8 +220,25 @@ def _named_in_netns(obs, src, dst, endpoints):
     return obs if named == obs.get("endpoint") else dict(obs, endpoint=named)
 
 
-def _sort_key(obs):
-    return (obs.get("time") is None, obs.get("time") or 0, COMPONENT_RANK.get(obs.get("component"), 9))
+def in_path_order(observations):
+    """The observations in the order the probe met them: by time, the kernel's view first at equal times.
+
+    nftables traces carry no time of their own: theirs is when they were read, a little after the packet
+    passed the hook. A trace of the probe (or of its reply) read after the first reply reached the source
+    happened before that reply arrived, so it is ordered just before it: forward traces first, in the order
+    they were read.
+    """
+    replies = [o["time"] for o in observations if o.get("component") == "probe" and o.get("action") != "Sent"
+               and isinstance(o.get("time"), (int, float))]
+    first_reply = min(replies) if replies else None
+
+    def key(obs):
+        when = obs.get("time")
+        read_late = (first_reply is not None and obs.get("source") == "nft-trace"
+                     and isinstance(when, (int, float)) and when > first_reply)
+        return (when is None, first_reply if read_late else (when or 0),
+                COMPONENT_RANK.get(obs.get("component"), 9), obs.get("direction") == "reverse", when or 0)
+    return sorted(observations, key=key)
 
 
 def drop_point_of(obs):
@@ -288,8 +305,7 @@ def diagnose(injection, src, dst, captures=None, endpoints=None, nodes=None, ser
             raise DiagnosisError("capture observation with action %r; expected one of %s"
                                  % (obs.get("action"), ", ".join(ACTIONS)))
     captures = [_named_in_netns(locate_logical(obs, nodes, dst), src, dst, endpoints) for obs in captures or []]
-    observations = probe_observations(injection, src, dst, endpoints, nodes, services) + captures
-    observations = sorted(observations, key=_sort_key)
+    observations = in_path_order(probe_observations(injection, src, dst, endpoints, nodes, services) + captures)
     outcome = injection["outcome"]
     drop_point = None
     if outcome == "reply":

@@ -124,6 +124,8 @@ def render(diagnosis):
             when = ""
             if t0 is not None and isinstance(obs.get("time"), (int, float)):
                 when = "+%.1f ms" % ((obs["time"] - t0) * 1000.0)
+                if obs.get("source") == "nft-trace":  # nftables traces carry no time: this is when it was read
+                    when = "read " + when
             extra = ""
             if obs.get("rule"):
                 extra = "<div class=\"meta\">%s</div>" % _e(rule_ref(obs["rule"]))

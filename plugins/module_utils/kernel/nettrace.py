@@ -23,6 +23,7 @@ import ipaddress
 import json
 import mmap
 import os
+import select
 import shutil
 import signal
 import socket
@@ -504,12 +505,29 @@ class NettraceSession(object):
         appears or a stop signal."""
         start = time.monotonic()
         deadline = start + duration
+        interval = poll_ms / 1000.0
+        next_drain = start + interval
+        # nftables traces carry no time of their own: they get the time they are read, so their sockets are
+        # read as soon as a message arrives rather than at the next drain (the ring buffer's events carry the
+        # kernel's time and can wait).
+        nft_fds = self.nft.filenos() if self.nft is not None else []
         while self.stopped_by is None:
-            left = deadline - time.monotonic()
+            now = time.monotonic()
+            left = deadline - now
             if left <= 0:
                 self.stopped_by = "duration"
                 break
-            time.sleep(min(poll_ms / 1000.0, left))
+            wait = max(0.0, min(next_drain - now, left))
+            if nft_fds:
+                if select.select(nft_fds, [], [], wait)[0]:
+                    self.nft.poll()
+                    # a socket that failed is closed; a full session reads no more: stop waiting on those
+                    nft_fds = [] if self.nft.full() else self.nft.filenos()
+                if time.monotonic() < next_drain:
+                    continue
+            else:
+                time.sleep(wait)
+            next_drain = time.monotonic() + interval
             self.consume()
             if self.nft is not None:
                 self.nft.poll()

@@ -491,6 +491,10 @@ class NftraceSession(object):
     def full(self):
         return sum(len(ns.messages) for ns in self.spaces) >= self.max_messages
 
+    def filenos(self):
+        """The trace sockets' descriptors, for a caller with its own loop to wait on (nettrace)."""
+        return [ns.sock.fileno() for ns in self.spaces if ns.sock is not None]
+
     def poll(self):
         """Read what is pending on every socket without waiting (for a caller with its own loop: nettrace)."""
         now = time.time()

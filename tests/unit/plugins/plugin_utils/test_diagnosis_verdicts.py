@@ -177,3 +177,32 @@ def test_names_outside_shared_namespaces_are_left_as_the_capture_gave_them():
     result = dg.diagnose(injection("no_reply"), src, dst, captures=[shared_drop("lab-node2", "node2")],
                          endpoints=SHARED, nodes=NODES)
     assert result["drop_point"]["endpoint"] == "node2"
+
+
+def nft_forwarded(time, node, netns, direction="forward"):
+    return dg.observation("Forwarded", "nftables", "nft-trace", node=node, netns=netns, time=time,
+                          reason="accepted by nftables (inet filter forward)", direction=direction)
+
+
+def test_nftables_traces_read_after_the_reply_are_placed_before_it():
+    """The times of the lab's allowed probe (make demo): the syn-ack came back 0.4 ms after the probe left,
+    the nftables traces of node1 and node2 were read 3.7 ms and 27 ms after it (nftables traces carry no time
+    of their own). The probe met node1's then node2's hook before the reply came back."""
+    reply = {"kind": "syn-ack", "from": "10.244.2.11", "time": 100.0004, "rtt_ms": 0.4}
+    captures = [nft_forwarded(100.0270, "node2", "lab-node2"), nft_forwarded(100.0037, "node1", "lab-node1"),
+                nft_forwarded(100.0300, "node2", "lab-node2", direction="reverse")]
+    result = dg.diagnose(injection("reply", [reply]), SRC, DST, captures=captures, endpoints=ENDPOINTS,
+                         nodes=NODES)
+    assert [(o["action"], o["node"], o.get("direction")) for o in result["observations"]] == [
+        ("Sent", "node1", None), ("Forwarded", "node1", "forward"), ("Forwarded", "node2", "forward"),
+        ("Forwarded", "node2", "reverse"), ("Delivered", "node2", None)]
+    # their times stay what they were (when they were read)
+    assert [o["time"] for o in result["observations"]][1:4] == [100.0037, 100.0270, 100.0300]
+
+
+def test_without_a_reply_nftables_traces_keep_their_read_time_order():
+    captures = [nft_forwarded(100.0270, "node2", "lab-node2"), nft_forwarded(100.0037, "node1", "lab-node1"),
+                kernel_drop(100.0100)]
+    result = dg.diagnose(injection("timeout"), SRC, DST, captures=captures, endpoints=ENDPOINTS, nodes=NODES)
+    assert [(o["component"], o["node"]) for o in result["observations"]] == [
+        ("probe", "node1"), ("nftables", "node1"), ("kernel", "node2"), ("nftables", "node2")]
