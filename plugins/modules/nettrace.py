@@ -373,32 +373,12 @@ nft_trace:
   type: dict
 """
 
-import json
-import os
-import sys
-import threading
-
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.signal_files import report_failure
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.stoppable import watchdog
 from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel.nettrace import (
     ALL_KINDS, NettraceError, NettraceSession)
-
-
-def _watchdog(module, limit):
-    """Fail the task if the whole run exceeds ``limit`` seconds; process exit detaches every BPF program."""
-    def fire():
-        try:
-            module.fail_json(msg="nettrace did not finish within %ss (duration + timeout); the process ends and "
-                                 "its BPF programs are detached" % limit)
-        except SystemExit:
-            pass
-        finally:
-            sys.stdout.flush()
-            os._exit(1)  # pylint: disable=protected-access
-    timer = threading.Timer(limit, fire)
-    timer.daemon = True
-    timer.start()
-    return timer
 
 
 def main():
@@ -424,7 +404,9 @@ def main():
         module.fail_json(msg="duration must be a positive number of seconds, got %s" % params["duration"])
     if params["max_events"] < 0 or params["timeout"] <= 0:
         module.fail_json(msg="max_events must be >= 0 and timeout > 0")
-    timer = _watchdog(module, params["duration"] + params["timeout"])
+    limit = params["duration"] + params["timeout"]
+    timer = watchdog(module, limit, "nettrace did not finish within %ss (duration + timeout); the process ends and "
+                                    "its BPF programs are detached" % limit)
     result = None
     try:
         session = NettraceSession(kinds=params["events"], filter_ip=params["filter_ip"],
@@ -439,24 +421,13 @@ def main():
             result = session.result()
     except NettraceError as exc:
         timer.cancel()
-        _report_failure(params["ready_file"], str(exc))
+        report_failure(params["ready_file"], str(exc))
         module.fail_json(msg=str(exc))
     timer.cancel()
     if session.signal_name:
         module.fail_json(msg="capture interrupted by %s after %ss; every BPF program was detached"
                              % (session.signal_name, result["capture_seconds"]), **result)
     module.exit_json(changed=False, **result)
-
-
-def _report_failure(ready_file, msg):
-    """Write the failure where a waiting runbook looks, so it stops waiting at once instead of timing out."""
-    if not ready_file:
-        return
-    try:
-        with open(ready_file, "w") as handle:
-            json.dump({"error": msg}, handle)
-    except OSError:
-        pass
 
 
 if __name__ == "__main__":

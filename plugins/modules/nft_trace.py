@@ -159,32 +159,12 @@ table:
   type: str
 """
 
-import os
-import sys
-import threading
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
-from ansible_collections.netdiag.tracekit.plugins.module_utils.nftrace.session import (
-    NftraceSession, report_failure)
-
-
-def _watchdog(module, limit, session_ref):
-    def fire():
-        try:
-            if session_ref:
-                session_ref[0].close()
-            module.fail_json(msg="nft_trace did not finish within %ss; its tables were removed" % limit)
-        except SystemExit:
-            pass
-        finally:
-            sys.stdout.flush()
-            os._exit(1)  # pylint: disable=protected-access
-    timer = threading.Timer(limit, fire)
-    timer.daemon = True
-    timer.start()
-    return timer
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.signal_files import report_failure
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.stoppable import watchdog
+from ansible_collections.netdiag.tracekit.plugins.module_utils.nftrace.session import NftraceSession
 
 
 def main():
@@ -205,7 +185,9 @@ def main():
     if params["duration"] <= 0 or params["max_messages"] <= 0:
         module.fail_json(msg="duration and max_messages must be positive")
     session_ref = []
-    timer = _watchdog(module, params["duration"] + 60, session_ref)
+    limit = params["duration"] + 60
+    timer = watchdog(module, limit, "nft_trace did not finish within %ss; its tables were removed" % limit,
+                     cleanup=lambda: session_ref and session_ref[0].close())
     try:
         session = NftraceSession(params["netns"], params["tag"], tags=params["tags"], ready_file=params["ready_file"],
                                  stop_file=params["stop_file"], max_messages=params["max_messages"])

@@ -20,18 +20,18 @@ import ctypes
 import datetime
 import errno
 import ipaddress
-import json
 import mmap
 import os
 import select
 import shutil
-import signal
 import socket
 import sys
 import tempfile
 import threading
 import time
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.signal_files import remove_leftover, write_json
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.stoppable import Stoppable
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel import kernel_facts
 from ansible_collections.netdiag.tracekit.plugins.module_utils.kernel.kernel_facts import KernelFactsError
@@ -46,7 +46,6 @@ ALL_KINDS = ("DROP", "RST_SENT", "RST_RECV", "SOCK_ERR", "RETRANS")
 DEBIAN_DIST_PACKAGES = ("/usr/lib/python3/dist-packages", "/usr/lib64/python3/site-packages",
                         "/usr/lib/python3/site-packages")
 L4_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp", 136: "udplite", 262: "mptcp"}
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class NettraceError(TracekitError):
@@ -318,7 +317,7 @@ def format_table(events):
 
 # ---------------------------------------------------------------- session
 
-class NettraceSession(object):
+class NettraceSession(Stoppable):
     """One capture. Use as ``with NettraceSession(...) as s: s.attach(); s.capture(30); result = s.result()``."""
 
     def __init__(self, kinds=None, filter_ip=None, filter_cidr=None, netns=None, max_events=10000,
@@ -354,37 +353,13 @@ class NettraceSession(object):
         self.nft_problems = []
         self._nft_thread = None
 
-    # -- context management: close() always runs
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def _on_signal(self, signum, _frame):
-        self.signal_name = signal.Signals(signum).name
-        self.stopped_by = "signal %s" % self.signal_name
-
-    def install_signal_handlers(self):
-        for sig in _STOP_SIGNALS:
-            try:
-                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
-            except (ValueError, OSError):  # not the main thread: the caller handles signals
-                pass
-
-    def restore_signal_handlers(self):
-        for sig, handler in self._old_handlers.items():
-            signal.signal(sig, handler)
-        self._old_handlers = {}
-
     def prepare(self):
         """Check the node, read the kernel facts; raise NettraceError with what to fix."""
         check_root()
         if self.ready_file:
-            _remove_stale(self.ready_file)
+            remove_leftover(self.ready_file, NettraceError, "ready_file")
         if self.stop_file:
-            _remove_stale(self.stop_file)
+            remove_leftover(self.stop_file, NettraceError, "stop_file")
         self.private_dir = tempfile.mkdtemp(prefix="netdiag-nettrace-")
         try:
             tracefs = kernel_facts.tracefs_dir()
@@ -491,14 +466,7 @@ class NettraceSession(object):
     def _write_ready(self):
         info = {"pid": os.getpid(), "attached_at": round(time.time(), 6),
                 "attached_at_iso": _iso(time.time()), "attach_seconds": self.attach_seconds, "events": self.kinds}
-        tmp = "%s.%d.tmp" % (self.ready_file, os.getpid())
-        try:
-            with open(tmp, "w") as handle:
-                json.dump(info, handle)
-                handle.write("\n")
-            os.replace(tmp, self.ready_file)
-        except OSError as exc:
-            raise NettraceError("cannot write ready_file %s: %s" % (self.ready_file, exc.strerror))
+        write_json(self.ready_file, info, NettraceError)
 
     def capture(self, duration, poll_ms=50):
         """Drain the ring buffer every ``poll_ms`` for ``duration`` seconds, until max_events, the stop file
@@ -648,18 +616,6 @@ class NettraceSession(object):
 def _iso(epoch):
     return datetime.datetime.fromtimestamp(epoch, tz=datetime.timezone.utc).isoformat(
         timespec="microseconds").replace("+00:00", "Z")
-
-
-def _remove_stale(path):
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise NettraceError("ready_file %s: its directory %s does not exist" % (path, parent))
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise NettraceError("cannot remove the old ready_file %s: %s" % (path, exc.strerror))
 
 
 def run(kinds=None, duration=30, filter_ip=None, filter_cidr=None, netns=None, max_events=10000,

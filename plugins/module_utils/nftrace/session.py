@@ -25,13 +25,14 @@ import json
 import os
 import select
 import shutil
-import signal
 import struct
 import time
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common import netns as netns_utils
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.cli_runner import CliError, run_argv
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.signal_files import remove_leftover, write_json
+from ansible_collections.netdiag.tracekit.plugins.module_utils.common.stoppable import Stoppable
 from ansible_collections.netdiag.tracekit.plugins.module_utils.nftrace import policy as policy_mod
 from ansible_collections.netdiag.tracekit.plugins.module_utils.nftrace import ruleset as ruleset_mod
 from ansible_collections.netdiag.tracekit.plugins.module_utils.nftrace.trace_decode import (
@@ -41,7 +42,6 @@ TABLE_PREFIX = "tracekit_trace_"
 STATE_DIR = "/run/netdiag-tracekit/nftrace"
 NFNLGRP_NFTRACE = 9
 PRIORITY = -2147483648          # before every other chain of the hook
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 L4 = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp"}
 
 
@@ -349,7 +349,7 @@ class Namespace(object):
 
 # ------------------------------------------------------------------ session
 
-class NftraceSession(object):
+class NftraceSession(Stoppable):
     """``with NftraceSession(netns, tag) as s: s.arm(); s.capture(10); result = s.result()``.
 
     ``tags`` (a list of tags, one per probe of a batch) follows several probes in the one table; each trace
@@ -377,28 +377,13 @@ class NftraceSession(object):
         self.capture_seconds = None
         self._old_handlers = {}
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def _on_signal(self, signum, _frame):
-        self.signal_name = signal.Signals(signum).name
-        self.stopped_by = "signal %s" % self.signal_name
-
     def prepare(self):
         if os.geteuid() != 0:
             raise NftraceError("nft_trace must run as root (CAP_NET_ADMIN in every namespace): use become: true")
         for path in (self.ready_file, self.stop_file):
             if path:
-                _remove_stale(path)
-        for sig in _STOP_SIGNALS:
-            try:
-                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
-            except (ValueError, OSError):
-                pass
+                remove_leftover(path, NftraceError)
+        self.install_signal_handlers()
         if not shutil.which("nft"):
             self.problems.append("nftables is not installed on this node (no nft program): nothing was traced")
             return self
@@ -456,8 +441,9 @@ class NftraceSession(object):
         self.arm_seconds = round(time.monotonic() - start, 3)
         self.attached_at = round(time.time(), 6)
         if self.ready_file:
-            _write_json(self.ready_file, {"pid": os.getpid(), "attached_at": self.attached_at,
-                                          "netns": [ns.spec for ns in armed], "problems": self.problems})
+            write_json(self.ready_file, {"pid": os.getpid(), "attached_at": self.attached_at,
+                                         "netns": [ns.spec for ns in armed], "problems": self.problems},
+                       NftraceError)
         return self.arm_seconds
 
     def capture(self, duration, poll_ms=50):
@@ -512,9 +498,7 @@ class NftraceSession(object):
                 os.unlink(self.state_file)
             except OSError:
                 pass
-        for sig, handler in self._old_handlers.items():
-            signal.signal(sig, handler)
-        self._old_handlers = {}
+        self.restore_signal_handlers()
 
     def result(self):
         traces = []
@@ -637,34 +621,3 @@ def build_traces(ns, tag):
                     "time": msgs[0].get("received"), "packet": packet, "tag": header_tag(first[0]["network_header"]), "steps": steps, "verdict": verdict,
                     "rule": rule, "policy": pol})
     return out
-
-
-def _write_json(path, data):
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    try:
-        with open(tmp, "w") as handle:
-            json.dump(data, handle)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise NftraceError("cannot write %s: %s" % (path, exc.strerror))
-
-
-def _remove_stale(path):
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise NftraceError("%s: its directory %s does not exist" % (path, parent))
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise NftraceError("cannot remove the old file %s: %s" % (path, exc.strerror))
-
-
-def report_failure(ready_file, msg):
-    if ready_file:
-        try:
-            _write_json(ready_file, {"error": msg})
-        except NftraceError:
-            pass
