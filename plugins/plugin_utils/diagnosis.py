@@ -290,6 +290,12 @@ def _pick_drop(observations):
     drops = [o for o in observations if o["action"] == "Dropped"]
     if not drops:
         return None
+    # The kernel's drop and the nftables trace of the same node and namespace are one drop: the kernel's is
+    # kept (its time is the kernel's own; a trace's is when it was read, so sub-millisecond comparisons of the
+    # two say nothing), and gets the trace's rule and policy (attach_rule).
+    kernel_places = set((o.get("node"), o.get("netns")) for o in drops if o.get("component") == "kernel")
+    drops = [o for o in drops
+             if o.get("source") != "nft-trace" or (o.get("node"), o.get("netns")) not in kernel_places]
     # Earliest drop wins (the packet cannot die twice); among equally timed ones, the closest component.
     timed = [o for o in drops if o.get("time") is not None]
     pool = timed or drops

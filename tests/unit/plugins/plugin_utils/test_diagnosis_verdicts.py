@@ -206,3 +206,17 @@ def test_without_a_reply_nftables_traces_keep_their_read_time_order():
     result = dg.diagnose(injection("timeout"), SRC, DST, captures=captures, endpoints=ENDPOINTS, nodes=NODES)
     assert [(o["component"], o["node"]) for o in result["observations"]] == [
         ("probe", "node1"), ("nftables", "node1"), ("kernel", "node2"), ("nftables", "node2")]
+
+
+def test_the_kernel_drop_and_the_nftables_trace_of_one_place_are_one_drop_point():
+    """Read promptly, the trace of the rule that dropped the probe can carry a time a few microseconds before
+    the kernel's own record of the drop (two clocks): the drop point is the kernel's, with the trace's rule."""
+    rule = {"family": "inet", "table": "tracekit_lab", "chain": "pod_policy", "handle": 7}
+    nft_drop = dg.observation("Dropped", "nftables", "nft-trace", node="node2", netns="lab-node2", time=100.00029,
+                              reason="dropped by nftables rule", rule=rule, policy={"kind": "NetworkPolicy",
+                                                                                    "name": "deny"})
+    for captures in ([nft_drop, kernel_drop(100.00031)], [kernel_drop(100.00031), nft_drop]):
+        result = dg.diagnose(injection("timeout"), SRC, DST, captures=captures, endpoints=ENDPOINTS, nodes=NODES)
+        point = result["drop_point"]
+        assert (point["node"], point["netns"], point["component"]) == ("node2", "lab-node2", "kernel")
+        assert point["rule"] == rule and point["policy"]["name"] == "deny"
