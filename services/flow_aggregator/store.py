@@ -89,7 +89,7 @@ def _row_builder(shape):
     if builder is not None:
         shape.row = builder
         return builder
-    index = {name: position for position, name in enumerate(names)}
+    index = shape.index
     columns = []
     for elements in _COLUMNS:
         present = ["v[%d]" % index[name] for name in elements if name in index]
