@@ -40,6 +40,7 @@ MAX_LIMIT = 100000
 MAX_SHAPES = 65536
 WAL_CHECKPOINT_PAGES = 10000
 WRITE_CHUNK = 2048
+PAGE_SIZE = 8192  # a new store only: fewer page writes per row than 4096 (bench_flow_aggregator)
 # An update in place (the 5-tuple and first_seen of a row never change) costs less than INSERT OR REPLACE.
 _UPSERT = ("INSERT INTO flows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
            + ", ".join("%s=excluded.%s" % (c, c) for c in ("src_node", "dst_node", "src_pod", "dst_pod", "src_ns",
@@ -142,6 +143,7 @@ class FlowStore:
         self._local = threading.local()
         try:
             self.db = sqlite3.connect(path, check_same_thread=False)
+            self.db.execute("PRAGMA page_size=%d" % PAGE_SIZE)  # takes effect for a new store only
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             # Checkpoint (copy the WAL into the database and sync it) every 40 MB of WAL rather than every

@@ -63,7 +63,12 @@ def test_a_store_written_by_the_earlier_schema_still_answers(tmp_path):
     store.write([flow(8, 3.0, sourceIPv4Address="10.1.1.3", destinationIPv4Address="10.1.1.4")])
     assert store.query() == [{"sourceIPv4Address": "10.1.1.3", "destinationIPv4Address": "10.1.1.4"}, old]
     assert store.query(src_ip="10.1.1.1") == [old]
+    # new stores use larger pages (fewer page writes per row); an existing file keeps the ones it has
+    assert store.db.execute("PRAGMA page_size").fetchone()[0] == 4096
     store.close()
+    fresh = FlowStore(str(tmp_path / "new.db"))
+    assert fresh.db.execute("PRAGMA page_size").fetchone()[0] == 8192
+    fresh.close()
 
 
 def test_rows_of_the_previous_version_json_arrays_with_a_shape_still_answer(tmp_path):
