@@ -27,32 +27,6 @@ options:
     type: list
     elements: dict
     required: true
-  node:
-    description: Inventory host the results come from.
-    type: str
-    required: true
-  probe:
-    description: The C(probe) returned by M(netdiag.tracekit.packet_inject).
-    type: dict
-    required: true
-  src:
-    description: The source endpoint (M(netdiag.tracekit.resolve_endpoint)).
-    type: dict
-    required: true
-  dst:
-    description: The destination endpoint.
-    type: dict
-    required: true
-  netns_endpoints:
-    description: Namespace name to endpoint name, to name the pod of each namespace.
-    type: dict
-  node_netns:
-    description: The namespace that plays this node's root namespace (the lab's C(tracekit_netns)).
-    type: str
-  aliases:
-    description: Addresses the destination may be translated to (service backends).
-    type: list
-    elements: str
   endpoints:
     description: The inventory's C(tracekit_endpoints), to name the backend a DNAT chose.
     type: dict
@@ -62,6 +36,9 @@ options:
   services:
     description: The inventory's C(tracekit_services).
     type: dict
+extends_documentation_fragment:
+  - netdiag.tracekit.observations
+  - netdiag.tracekit.observations.probe
 """
 
 EXAMPLES = r"""

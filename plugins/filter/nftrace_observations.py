@@ -23,24 +23,6 @@ options:
     type: list
     elements: dict
     required: true
-  node:
-    description: Inventory host the traces come from.
-    type: str
-    required: true
-  src:
-    description: The source endpoint (M(netdiag.tracekit.resolve_endpoint)).
-    type: dict
-    required: true
-  dst:
-    description: The destination endpoint.
-    type: dict
-    required: true
-  netns_endpoints:
-    description: Namespace name to endpoint name, to name the pod of a trace.
-    type: dict
-  node_netns:
-    description: The namespace that plays this node's root namespace (the lab's C(tracekit_netns)).
-    type: str
   tag:
     description:
       - Keep only the traces of this probe - its tag (C(dscp) and C(ip_id) or C(flow_label), C(count) when it
@@ -48,6 +30,8 @@ options:
       - For a trace of several probes at once (M(netdiag.tracekit.nft_trace)'s O(netdiag.tracekit.nft_trace#module:tags)),
         as compliance_trace.yml runs one. Without it every trace is kept.
     type: dict
+extends_documentation_fragment:
+  - netdiag.tracekit.observations
 """
 
 EXAMPLES = r"""

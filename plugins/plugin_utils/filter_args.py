@@ -6,11 +6,17 @@
 One place turns a filter's documented options into an argument spec (type, elements, choices, required,
 default, suboptions) and checks the input and keyword arguments with ansible-core's own
 ArgumentSpecValidator, so the documentation and the checks cannot drift. Only ansible-core is needed.
+
+Options a filter takes from this collection's doc fragments (``extends_documentation_fragment:
+netdiag.tracekit.<fragment>[.<section>]``) are merged in as ansible-doc shows them: the filter's own
+documentation of an option wins over the fragment's.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import importlib
 
 import yaml
 
@@ -31,11 +37,39 @@ def _option_spec(options):
     return spec
 
 
+_COLLECTION = "netdiag.tracekit."
+
+
+def fragment_options(name):
+    """The options of this collection's doc fragment ``netdiag.tracekit.<fragment>[.<section>]``."""
+    if not name.startswith(_COLLECTION):
+        raise ValueError("doc fragment %s is not one of this collection's" % name)
+    parts = name[len(_COLLECTION):].split(".")
+    if len(parts) > 2 or not all(parts):
+        raise ValueError("doc fragment %s is not <collection>.<fragment>[.<section>]" % name)
+    module = importlib.import_module("ansible_collections.netdiag.tracekit.plugins.doc_fragments." + parts[0])
+    text = getattr(module.ModuleDocFragment, parts[1].upper() if len(parts) == 2 else "DOCUMENTATION", None)
+    if text is None:
+        raise ValueError("doc fragment %s has no section %s" % (name, parts[1]))
+    return yaml.safe_load(text).get("options") or {}
+
+
+def documented_options(documentation):
+    """A plugin's options: its DOCUMENTATION's own, over those of the doc fragments it extends."""
+    doc = yaml.safe_load(documentation)
+    options = {}
+    fragments = doc.get("extends_documentation_fragment") or []
+    for name in [fragments] if isinstance(fragments, str) else fragments:
+        options.update(fragment_options(name))
+    options.update(doc.get("options") or {})
+    return options
+
+
 def argument_spec(documentation):
     """The argument spec of a plugin's DOCUMENTATION string (cached: a filter runs many times)."""
     spec = _SPECS.get(documentation)
     if spec is None:
-        spec = _SPECS[documentation] = _option_spec(yaml.safe_load(documentation).get("options"))
+        spec = _SPECS[documentation] = _option_spec(documented_options(documentation))
     return spec
 
 

@@ -5,11 +5,17 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netdiag.tracekit.plugins.filter.diagnose import FilterModule as Diagnose
+from ansible_collections.netdiag.tracekit.plugins.filter.conntrack_observations import DOCUMENTATION as ConntrackObservationsDoc
+from ansible_collections.netdiag.tracekit.plugins.filter.conntrack_observations import FilterModule as ConntrackObservations
 from ansible_collections.netdiag.tracekit.plugins.filter.kernel_observations import FilterModule as KernelObservations
+from ansible_collections.netdiag.tracekit.plugins.filter.nftrace_observations import FilterModule as NftraceObservations
 from ansible_collections.netdiag.tracekit.plugins.filter.resolve_endpoint import FilterModule as ResolveEndpoint
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.filter_args import argument_spec, fragment_options
 
 diagnose = Diagnose().filters()["diagnose"]
 kernel_observations = KernelObservations().filters()["kernel_observations"]
+conntrack_observations = ConntrackObservations().filters()["conntrack_observations"]
+nftrace_observations = NftraceObservations().filters()["nftrace_observations"]
 resolve_endpoint = ResolveEndpoint().filters()["resolve_endpoint"]
 
 ENDPOINTS = {"a": {"node": "node1", "netns": "lab-a", "ip": "10.0.0.1"},
@@ -46,7 +52,31 @@ def test_good_arguments_work():
     (lambda: kernel_observations([EVENT], node="n", probe={}, src=SRC, dst=DST, alias=["x"]),
      r"^kernel_observations: .*alias"),
     (lambda: resolve_endpoint("a", endpoints=ENDPOINTS, family="six"), r"^resolve_endpoint: .*family"),
+    # options documented once in the observations doc fragment are checked like the filter's own
+    (lambda: nftrace_observations([], src=SRC, dst=DST), r"^nftrace_observations: .*missing required arguments: node"),
+    (lambda: nftrace_observations([], node="n", src=SRC, dst="b"), r"^nftrace_observations: .*dst"),
+    (lambda: nftrace_observations([], node="n", src=SRC, dst=DST, probe={}), r"^nftrace_observations: .*probe"),
+    (lambda: conntrack_observations([], node="n", src=SRC, dst=DST), r"^conntrack_observations: .*probe"),
 ])
 def test_bad_arguments_are_clear_errors(call, message):
     with pytest.raises(AnsibleFilterError, match=message):
         call()
+
+
+def test_options_of_the_doc_fragment_are_accepted_and_converted():
+    out = conntrack_observations([], node="n", probe=INJECTION["probe"], src=SRC, dst=DST, aliases="10.0.0.9",
+                                 netns_endpoints={"lab-b": "b"}, node_netns="lab-n")
+    assert out["observations"] == []
+    spec = argument_spec(ConntrackObservationsDoc)
+    assert spec["aliases"] == {"type": "list", "elements": "str"}  # from the fragment's probe section
+    assert spec["node"]["required"] is True and spec["endpoints"] == {"type": "dict"}  # the fragment's, its own
+
+
+@pytest.mark.parametrize("name, message", [
+    ("ansible.builtin.files", "not one of this collection's"),
+    ("netdiag.tracekit.observations.nothing", "has no section nothing"),
+    ("netdiag.tracekit.observations.probe.extra", "is not <collection>.<fragment>"),
+])
+def test_a_doc_fragment_that_cannot_be_merged_is_named(name, message):
+    with pytest.raises(ValueError, match=message):
+        fragment_options(name)
