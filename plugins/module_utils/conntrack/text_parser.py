@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import gc
 import ipaddress
+import re
 import time
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.conntrack.errors import ConntrackParseError
@@ -35,6 +36,8 @@ _INT_KEYS = frozenset(("sport", "dport", "type", "code", "id", "packets", "bytes
                        "delta-time", "secmark", "zone-orig", "zone-reply", "timeout", "portid"))
 _TUPLE_KEYS = {"sport": "src_port", "dport": "dst_port", "type": "icmp_type", "code": "icmp_code"}
 _ADDRS = {}
+# ASCII digits only: str.isdigit() also takes characters such as superscripts, which int() refuses
+_NUMBER = re.compile(r"[0-9]+\Z").match
 
 
 def _addr(text, lineno):
@@ -111,10 +114,10 @@ def parse_line(line, lineno=1):
             raise ConntrackParseError("line %d: unknown flag [%s]" % (lineno, group[:40]))
     i = 0
     family = None
-    if len(tokens) >= 2 and tokens[0] in ("ipv4", "ipv6") and tokens[1].isdigit():
+    if len(tokens) >= 2 and tokens[0] in ("ipv4", "ipv6") and _NUMBER(tokens[1]):
         family = 6 if tokens[0] == "ipv6" else 4
         i = 2
-    if len(tokens) < i + 2 or not tokens[i + 1].isdigit() or "=" in tokens[i]:
+    if len(tokens) < i + 2 or not _NUMBER(tokens[i + 1]) or "=" in tokens[i]:
         raise ConntrackParseError("line %d: expected 'PROTOCOL NUMBER' (e.g. 'tcp 6') at the start of %r"
                                   % (lineno, text[:120]))
     proto = int(tokens[i + 1])
@@ -123,7 +126,7 @@ def parse_line(line, lineno=1):
         raise ConntrackParseError("line %d: protocol %s %s does not exist" % (lineno, tokens[i], tokens[i + 1]))
     i += 2
     timeout = None
-    if i < len(tokens) and tokens[i].isdigit():
+    if i < len(tokens) and _NUMBER(tokens[i]):
         timeout = int(tokens[i])
         i += 1
     tcp_state = None

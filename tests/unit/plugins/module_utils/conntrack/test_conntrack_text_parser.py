@@ -132,6 +132,18 @@ def test_fuzz_only_parse_errors_and_flows(text):
         assert flow["original"]["src"] and flow["reply"]["dst"]
 
 
+@pytest.mark.parametrize("text", [
+    "tcp \u00b2 src=10.0.0.1 dst=10.0.0.2",  # a superscript two: a digit to str.isdigit(), not to int()
+    "ipv4 \u00b2 tcp 6 src=10.0.0.1 dst=10.0.0.2",
+    "tcp 6 \u00b2\u00b2 ESTABLISHED src=10.0.0.1 dst=10.0.0.2 sport=1 dport=2 src=10.0.0.2 dst=10.0.0.1 sport=2 "
+    "dport=1",
+])
+def test_digits_that_are_not_numbers_are_a_parse_error(text):
+    """Found by the fuzz test above: these raised ValueError from int()."""
+    with pytest.raises(ConntrackParseError, match="line 1"):
+        parse_conntrack(text)
+
+
 def test_an_overlong_line_is_refused_not_scanned():
     with pytest.raises(ConntrackParseError, match="longer than"):
         parse_conntrack("tcp 6 1 " + "x" * 10000)
