@@ -75,83 +75,67 @@ _SHAPES = {}
 _MAX_SHAPES = 4
 
 
+def _attributes(buf, pos, end, what):
+    """Each netlink attribute of ``buf[pos:end]``: (type without its flags, payload start, attribute end).
+    One that is shorter than its header or runs past ``end`` is a ConntrackError naming ``what`` it was in."""
+    while pos + 4 <= end:
+        length, kind = _NLA(buf, pos)
+        if length < 4 or pos + length > end:
+            raise ConntrackError("malformed %s attribute (length %d at offset %d)" % (what, length, pos))
+        yield kind & 0x3FFF, pos + 4, pos + length
+        pos += (length + 3) & ~3
+
+
+# CTA_PROTO_* attribute type -> (tuple key, 16 bits or else one octet): ports, ICMP and ICMPv6 id, type and
+# code; CTA_PROTO_NUM (1) apart
+_PROTO_KEYS = {2: ("src_port", True), 3: ("dst_port", True), 4: ("icmp_id", True), 5: ("icmp_type", False),
+               6: ("icmp_code", False), 7: ("icmp_id", True), 8: ("icmp_type", False), 9: ("icmp_code", False)}
+
+
 def _tuple(buf, pos, end):
     """CTA_TUPLE_ORIG/REPLY payload -> (protocol number, tuple dict, zone of the tuple or None)."""
     tup = {}
     proto = zone = None
-    while pos + 4 <= end:
-        alen, atype = _NLA(buf, pos)
-        if alen < 4 or pos + alen > end:
-            raise ConntrackError("malformed tuple attribute (length %d at offset %d)" % (alen, pos))
-        atype &= 0x3FFF
-        aend = pos + alen
+    for atype, start, stop in _attributes(buf, pos, end, "tuple"):
         if atype == 1:      # CTA_TUPLE_IP: CTA_IP_V4_SRC/DST 1/2, CTA_IP_V6_SRC/DST 3/4
-            p = pos + 4
-            while p + 4 <= aend:
-                length, kind = _NLA(buf, p)
-                if length < 4:
-                    raise ConntrackError("malformed address attribute")
-                kind &= 0x3FFF
+            for kind, value, value_end in _attributes(buf, start, stop, "address"):
                 if kind == 1 or kind == 3:
-                    tup["src"] = _addr(buf[p + 4:p + length])
+                    tup["src"] = _addr(buf[value:value_end])
                 elif kind == 2 or kind == 4:
-                    tup["dst"] = _addr(buf[p + 4:p + length])
-                p += (length + 3) & ~3
+                    tup["dst"] = _addr(buf[value:value_end])
         elif atype == 2:    # CTA_TUPLE_PROTO
-            p = pos + 4
-            while p + 4 <= aend:
-                length, kind = _NLA(buf, p)
-                if length < 4:
-                    raise ConntrackError("malformed protocol attribute")
-                kind &= 0x3FFF
+            for kind, value, _value_end in _attributes(buf, start, stop, "protocol"):
                 if kind == 1:
-                    proto = buf[p + 4]
-                elif kind == 2:
-                    tup["src_port"] = _BE16(buf, p + 4)[0]
-                elif kind == 3:
-                    tup["dst_port"] = _BE16(buf, p + 4)[0]
-                elif kind == 5 or kind == 8:
-                    tup["icmp_type"] = buf[p + 4]
-                elif kind == 6 or kind == 9:
-                    tup["icmp_code"] = buf[p + 4]
-                elif kind == 4 or kind == 7:
-                    tup["icmp_id"] = _BE16(buf, p + 4)[0]
-                p += (length + 3) & ~3
+                    proto = buf[value]
+                else:
+                    known = _PROTO_KEYS.get(kind)
+                    if known is not None:
+                        tup[known[0]] = _BE16(buf, value)[0] if known[1] else buf[value]
         elif atype == 3:    # CTA_TUPLE_ZONE
-            zone = _BE16(buf, pos + 4)[0]
-        pos += (alen + 3) & ~3
+            zone = _BE16(buf, start)[0]
     return proto, tup, zone
 
 
 def _nested_u64_pair(buf, pos, end):
     """CTA_COUNTERS_*: (packets, bytes) from the 64-bit (1, 2) or old 32-bit (3, 4) attributes."""
     packets = octets = 0
-    while pos + 4 <= end:
-        length, kind = _NLA(buf, pos)
-        if length < 4:
-            raise ConntrackError("malformed counter attribute")
-        kind &= 0x3FFF
+    for kind, value, _value_end in _attributes(buf, pos, end, "counter"):
         if kind == 1:
-            packets = _BE64(buf, pos + 4)[0]
+            packets = _BE64(buf, value)[0]
         elif kind == 2:
-            octets = _BE64(buf, pos + 4)[0]
+            octets = _BE64(buf, value)[0]
         elif kind == 3:
-            packets = _BE32(buf, pos + 4)[0]
+            packets = _BE32(buf, value)[0]
         elif kind == 4:
-            octets = _BE32(buf, pos + 4)[0]
-        pos += (length + 3) & ~3
+            octets = _BE32(buf, value)[0]
     return packets, octets
 
 
 def _first_nested(buf, pos, end, want):
     """(start, end) of the payload of the nested attribute ``want``, or None."""
-    while pos + 4 <= end:
-        length, kind = _NLA(buf, pos)
-        if length < 4:
-            raise ConntrackError("malformed nested attribute")
-        if kind & 0x3FFF == want:
-            return pos + 4, min(pos + length, end)
-        pos += (length + 3) & ~3
+    for kind, value, value_end in _attributes(buf, pos, end, "nested"):
+        if kind == want:
+            return value, value_end
     return None
 
 
@@ -163,56 +147,44 @@ def decode_entry(buf, pos, end, family):
     tcp_state = timeout = ct_id = start = stop = helper = None
     mark = zone = 0
     c_orig = c_reply = None
-    while pos + 4 <= end:
-        alen, atype = _NLA(buf, pos)
-        if alen < 4 or pos + alen > end:
-            raise ConntrackError("malformed conntrack attribute (length %d at offset %d)" % (alen, pos))
-        atype &= 0x3FFF
-        aend = pos + alen
+    for atype, value, aend in _attributes(buf, pos, end, "conntrack"):
         if atype == 1:
-            proto, orig, tzone = _tuple(buf, pos + 4, aend)
+            proto, orig, tzone = _tuple(buf, value, aend)
             if tzone is not None:
                 zone = tzone
         elif atype == 2:
-            reply = _tuple(buf, pos + 4, aend)[1]
+            reply = _tuple(buf, value, aend)[1]
         elif atype == 3:
-            status = _BE32(buf, pos + 4)[0]
+            status = _BE32(buf, value)[0]
         elif atype == 4:        # CTA_PROTOINFO -> CTA_PROTOINFO_TCP -> CTA_PROTOINFO_TCP_STATE
-            tcp = _first_nested(buf, pos + 4, aend, 1)
+            tcp = _first_nested(buf, value, aend, 1)
             if tcp:
                 state = _first_nested(buf, tcp[0], tcp[1], 1)
                 if state:
                     code = buf[state[0]]
                     tcp_state = TCP_STATES[code] if code < len(TCP_STATES) else str(code)
         elif atype == 7:
-            timeout = _BE32(buf, pos + 4)[0]
+            timeout = _BE32(buf, value)[0]
         elif atype == 8:
-            mark = _BE32(buf, pos + 4)[0]
+            mark = _BE32(buf, value)[0]
         elif atype == 9:
-            c_orig = _nested_u64_pair(buf, pos + 4, aend)
+            c_orig = _nested_u64_pair(buf, value, aend)
         elif atype == 10:
-            c_reply = _nested_u64_pair(buf, pos + 4, aend)
+            c_reply = _nested_u64_pair(buf, value, aend)
         elif atype == 12:
-            ct_id = _BE32(buf, pos + 4)[0]
+            ct_id = _BE32(buf, value)[0]
         elif atype == 18:
-            zone = _BE16(buf, pos + 4)[0]
+            zone = _BE16(buf, value)[0]
         elif atype == 20:       # CTA_TIMESTAMP_START 1, _STOP 2 (epoch ns)
-            p = pos + 4
-            while p + 4 <= aend:
-                length, kind = _NLA(buf, p)
-                if length < 4:
-                    raise ConntrackError("malformed timestamp attribute")
-                kind &= 0x3FFF
+            for kind, stamp, _stamp_end in _attributes(buf, value, aend, "timestamp"):
                 if kind == 1:
-                    start = _BE64(buf, p + 4)[0]
+                    start = _BE64(buf, stamp)[0]
                 elif kind == 2:
-                    stop = _BE64(buf, p + 4)[0]
-                p += (length + 3) & ~3
+                    stop = _BE64(buf, stamp)[0]
         elif atype == 5:        # CTA_HELP -> CTA_HELP_NAME
-            name = _first_nested(buf, pos + 4, aend, 1)
+            name = _first_nested(buf, value, aend, 1)
             if name:
                 helper = bytes(buf[name[0]:name[1]]).split(b"\0", 1)[0].decode("ascii", "replace")
-        pos += (alen + 3) & ~3
     if orig is None or reply is None:
         raise ConntrackError("conntrack message without %s tuple" % ("original" if orig is None else "reply"))
     if proto != 6:

@@ -98,6 +98,16 @@ def test_kernel_error_and_truncation_raise():
         decode_messages(message(tcp_dnat_entry())[:-7])
 
 
+def test_a_nested_attribute_past_its_parent_is_named_not_read_from_the_next_one():
+    # the counters' packets attribute claims 40 octets inside a 16-octet parent: the bytes after it belong to
+    # the next attribute, so reading them would give a wrong count
+    bad = struct.pack("=HH", 40, 1) + struct.pack(">Q", 5)
+    attrs = (tuple_attr(1, 4, "10.0.0.1", "10.0.0.2", 6, 1, 2) + tuple_attr(2, 4, "10.0.0.2", "10.0.0.1", 6, 2, 1)
+             + nla(9, bad, True) + nla(12, struct.pack(">I", 7)) + nla(8, struct.pack(">I", 1)))
+    with pytest.raises(ConntrackError, match="malformed counter attribute"):
+        decode_messages(message(attrs))
+
+
 def test_dump_request_layout():
     req = dump_request(socket.AF_INET6, seq=5)
     assert struct.unpack("=IHHII", req[:16]) == (20, 0x101, 0x301, 5, 0) and req[16] == socket.AF_INET6
