@@ -9,14 +9,25 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
     # What every observation filter (kernel_observations, conntrack_observations, nftrace_observations) is
-    # given besides its input: where the input comes from and the endpoints of the runbook. The filters check
-    # their arguments against these too (plugin_utils/filter_args.py merges the fragments).
+    # given besides its input: where the input comes from. The filters check their arguments against these
+    # too (plugin_utils/filter_args.py merges the fragments).
     DOCUMENTATION = r"""
 options:
   node:
     description: Inventory host the input comes from.
     type: str
     required: true
+  netns_endpoints:
+    description: Namespace name to endpoint name, to name the pod each observation was made in.
+    type: dict
+  node_netns:
+    description: The namespace that plays this node's root namespace (the lab's C(tracekit_netns)).
+    type: str
+"""
+
+    # The two endpoints of the runbook: the observation filters and the diagnose filter take them.
+    ENDPOINTS = r"""
+options:
   src:
     description: The source endpoint, as M(netdiag.tracekit.resolve_endpoint) returns it.
     type: dict
@@ -25,12 +36,6 @@ options:
     description: The destination endpoint, as M(netdiag.tracekit.resolve_endpoint) returns it.
     type: dict
     required: true
-  netns_endpoints:
-    description: Namespace name to endpoint name, to name the pod each observation was made in.
-    type: dict
-  node_netns:
-    description: The namespace that plays this node's root namespace (the lab's C(tracekit_netns)).
-    type: str
 """
 
     # The observation filters that keep what belongs to one probe.

@@ -38,6 +38,7 @@ options:
     type: dict
 extends_documentation_fragment:
   - netdiag.tracekit.observations
+  - netdiag.tracekit.observations.endpoints
   - netdiag.tracekit.observations.probe
 """
 

@@ -24,14 +24,6 @@ options:
     description: The registered result of M(netdiag.tracekit.packet_inject).
     type: dict
     required: true
-  src:
-    description: The source endpoint, as M(netdiag.tracekit.resolve_endpoint) returns it.
-    type: dict
-    required: true
-  dst:
-    description: The destination endpoint.
-    type: dict
-    required: true
   captures:
     description: Observations from captures, each C({node, netns, endpoint, component, action, reason, time, source}).
     type: list
@@ -49,6 +41,8 @@ options:
   services:
     description: The inventory's C(tracekit_services).
     type: dict
+extends_documentation_fragment:
+  - netdiag.tracekit.observations.endpoints
 """
 
 EXAMPLES = r"""

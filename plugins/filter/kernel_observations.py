@@ -28,6 +28,7 @@ options:
     required: true
 extends_documentation_fragment:
   - netdiag.tracekit.observations
+  - netdiag.tracekit.observations.endpoints
   - netdiag.tracekit.observations.probe
 """
 

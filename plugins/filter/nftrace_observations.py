@@ -32,6 +32,7 @@ options:
     type: dict
 extends_documentation_fragment:
   - netdiag.tracekit.observations
+  - netdiag.tracekit.observations.endpoints
 """
 
 EXAMPLES = r"""
