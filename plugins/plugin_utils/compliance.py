@@ -4,8 +4,8 @@
 """Compliance traces: many expected flows probed in one capture window, each checked against its expectation.
 
 ``expand_flows`` turns the user's input (a list of flows, or a matrix of sources x destinations x ports with
-a default expectation and exceptions) into flows. ``plan`` resolves every flow's endpoints the way
-``diagnose_drop.yml`` does and gives each probe a tag of its own, so one capture per node serves all flows
+a default expectation and exceptions) into flows. ``plan`` resolves every flow's endpoints with
+``probe_plan.plan_probe``, as ``diagnose_drop.yml`` does, and gives each probe a tag of its own, so one capture per node serves all flows
 and the evidence can be split by tag afterwards. ``report`` compares each flow's diagnosis (made by the
 ``diagnose`` filter, as for a single run) with its expectation; ``junit_xml`` and ``html_table`` render it.
 """
@@ -21,8 +21,8 @@ import random
 import xml.etree.ElementTree as ET
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.common.errors import TracekitError
-from ansible_collections.netdiag.tracekit.plugins.plugin_utils.diagnosis import (
-    DiagnosisError, policy_text, resolve_endpoint, rule_ref)
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.diagnosis import DiagnosisError, policy_text, rule_ref
+from ansible_collections.netdiag.tracekit.plugins.plugin_utils.probe_plan import netns_endpoints, plan_probe, unique
 
 EXPECTATIONS = ("delivered", "rejected", "dropped", "no_reply", "not delivered")
 NOT_DELIVERED = ("rejected", "dropped", "no_reply")
@@ -214,41 +214,13 @@ def probe_tag(index, bases):
 
 
 def _plan_flow(flow, endpoints, nodes, services):
-    dst_family = flow["family"] or (6 if (":" in flow["dst"] or flow["protocol"] == "icmpv6") else None)
     try:
-        dst = resolve_endpoint(flow["dst"], endpoints, nodes, services, dst_family)
-        if not dst.get("ip"):
-            # An endpoint given with ips only: its first address (resolve_endpoint picks one per family).
-            if not dst.get("ips"):
-                raise DiagnosisError("endpoint %s has no address" % flow["dst"])
-            dst["ip"] = dst["ips"][0]
-        src = resolve_endpoint(flow["src"], endpoints, nodes, services, 6 if ":" in dst["ip"] else 4)
+        planned = plan_probe(flow["src"], flow["dst"], flow["protocol"], endpoints, nodes, services, flow["family"])
     except DiagnosisError as exc:
         raise ComplianceError("flow %s (%s): %s" % (flow["id"], flow["name"], exc))
-    if src.get("node") is None or src["node"] not in nodes:
-        raise ComplianceError("flow %s (%s): src %s must be a pod or node of tracekit_endpoints with a node in "
-                              "tracekit_nodes: the probe is sent from its network namespace on that node"
-                              % (flow["id"], flow["name"], flow["src"]))
-    backends = (services.get(dst["name"]) or {}).get("backends") or [] if dst["kind"] == "service" else []
-    backend_nodes = [endpoints[b].get("node") for b in backends if b in endpoints]
-    v6 = ":" in dst["ip"]
-    backend_ips = [ip for b in backends if b in endpoints for ip in endpoints[b].get("ips") or []
-                   if (":" in ip) == v6]
-    if dst.get("node") or backend_nodes:
-        capture_nodes = _unique([n for n in [src["node"], dst.get("node")] + backend_nodes if n])
-    else:
-        capture_nodes = sorted(nodes)
-    protocol = "icmpv6" if (flow["protocol"] == "icmp" and v6) else flow["protocol"]
-    return dict(flow, src_endpoint=src, dst_endpoint=dst, aliases=backend_ips, capture_nodes=capture_nodes,
-                filter_ips=_unique([src["ip"], dst["ip"]] + backend_ips), probe_protocol=protocol)
-
-
-def _unique(items):
-    seen = []
-    for item in items:
-        if item not in seen:
-            seen.append(item)
-    return seen
+    return dict(flow, src_endpoint=planned["src"], dst_endpoint=planned["dst"], aliases=planned["aliases"],
+                capture_nodes=planned["capture_nodes"], filter_ips=planned["filter_ips"],
+                probe_protocol=planned["protocol"])
 
 
 def plan(flows, endpoints=None, nodes=None, services=None, seed=None, ttl=64):
@@ -287,14 +259,10 @@ def plan(flows, endpoints=None, nodes=None, services=None, seed=None, ttl=64):
         item["source_node"] = src["node"]
         planned.append(item)
         probes_by_node.setdefault(src["node"], []).append(request)
-    netns_endpoints = {}
-    for name, ep in sorted(endpoints.items()):
-        if ep.get("netns") is not None and ep.get("kind") != "node":
-            netns_endpoints[str(ep["netns"])] = name
     return {"flows": planned, "probes_by_node": probes_by_node,
             "capture_nodes": sorted(set(n for f in planned for n in f["capture_nodes"])),
-            "filter_ips": _unique([ip for f in planned for ip in f["filter_ips"]]),
-            "netns_endpoints": netns_endpoints, "nft_tags": [f["nft_tag"] for f in planned]}
+            "filter_ips": unique([ip for f in planned for ip in f["filter_ips"]]),
+            "netns_endpoints": netns_endpoints(endpoints), "nft_tags": [f["nft_tag"] for f in planned]}
 
 
 # ------------------------------------------------------------------ checking
@@ -444,8 +412,8 @@ def _e(value):
 def html_table(document, title="Compliance trace"):
     """A self-contained HTML page: sources by destinations, a coloured link per flow to its diagnosis below."""
     flows = document["flows"]
-    sources = _unique([f["src"] for f in flows])
-    destinations = _unique([f["dst"] for f in flows])
+    sources = unique([f["src"] for f in flows])
+    destinations = unique([f["dst"] for f in flows])
     totals = document["totals"]
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>%s</title><style>%s</style></head><body>" % (_e(title), _CSS),

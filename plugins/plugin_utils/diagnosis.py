@@ -57,7 +57,8 @@ def _same_ip(a, b):
         return False
 
 
-def _endpoint_ips(ep):
+def endpoint_ips(ep):
+    """Every address of an inventory endpoint: its ``ip`` first, then its ``ips``."""
     ips = list(ep.get("ips") or [])
     if ep.get("ip") and ep["ip"] not in ips:
         ips.insert(0, ep["ip"])
@@ -95,7 +96,7 @@ def endpoint_in_netns(netns, named, src=None, dst=None, endpoints=None, family=N
             return end["name"]
     if endpoints and family in (4, 6):
         mates = sorted(name for name, ep in endpoints.items() if _pod_of_netns(ep, netns))
-        fitting = [name for name in mates if any(_family(a) == family for a in _endpoint_ips(endpoints[name]))]
+        fitting = [name for name in mates if any(_family(a) == family for a in endpoint_ips(endpoints[name]))]
         if fitting and named not in fitting:
             return fitting[0]
     return named
@@ -130,7 +131,7 @@ def resolve_endpoint(value, endpoints=None, nodes=None, services=None, family=No
         found = lookup_ip(str(ip), endpoints, nodes, services) or {
             "name": None, "kind": "external", "node": None, "netns": None, "ip": str(ip), "ips": [str(ip)]}
         found = dict(found, ip=str(ip))
-    ips = _endpoint_ips(found)
+    ips = endpoint_ips(found)
     if family in (4, 6):
         ips_family = [a for a in ips if ipaddress.ip_address(a).version == family]
         if not ips_family:
@@ -161,7 +162,7 @@ def lookup_ip(ip, endpoints=None, nodes=None, services=None):
     for name, ep in sorted((endpoints or {}).items()):
         if ep.get("host_network"):
             continue            # a host-network pod's addresses are its node's: they name the node
-        if any(_same_ip(ip, a) for a in _endpoint_ips(ep)):
+        if any(_same_ip(ip, a) for a in endpoint_ips(ep)):
             return dict(ep, name=name)
     for name, node in sorted((nodes or {}).items()):
         if any(_same_ip(ip, a) for a in node.get("ips") or []):
