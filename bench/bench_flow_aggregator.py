@@ -13,6 +13,10 @@ Run: .venv/bin/python bench/bench_flow_aggregator.py [--flows 50000] [--store-ro
    of as many new connections (what each further flow costs, without the fixed part). Target: < 1 KB.
 3. API query latency on a STORE_ROWS-flow store (built directly with the store's writer): median and p95 of
    GET /api/v1/flows by source address, destination port, node, time range.
+4. Past one core (--shards N, default 2, at most one per core): N aggregators, each pinned to its own core, the
+   exporters picking one per connection by the hash of its normalised 5-tuple (ipfix.flow_key.pick_collector,
+   what conntrack_export does with several collectors): records/s of all of them together, zero loss, and
+   every connection correlated (both halves met at the same aggregator). The sender shares the cores.
 Bounded: fixed counts, every wait has a deadline. Packets go to 127.0.0.1 only.
 """
 
@@ -34,6 +38,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 from flow_aggregator_proc import Aggregator, free_port  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.encoder import MessageEncoder  # noqa: E402
+from ansible_collections.netdiag.tracekit.plugins.module_utils.ipfix.flow_key import pick_collector  # noqa: E402
 from ansible_collections.netdiag.tracekit.services.flow_aggregator.store import FlowStore  # noqa: E402
 from ansible_collections.netdiag.tracekit.services.flow_aggregator.table import Flow  # noqa: E402
 
@@ -59,11 +64,14 @@ def records(flows, side, first=0):
         yield rec
 
 
-def encode(flows, side, domain, first=0):
+def encode(flows, side, domain, first=0, keep=None):
+    """The IPFIX messages of ``flows`` connections' records of one side (those ``keep(record)`` accepts)."""
     encoder = MessageEncoder(observation_domain_id=domain)
     out = []
     batch = []
     for rec in records(flows, side, first):
+        if keep is not None and not keep(rec):
+            continue
         batch.append(rec)
         if len(batch) == 500:
             out.extend(encoder.encode(batch))
@@ -262,11 +270,73 @@ def bench_queries(workdir, rows):
     return built, results
 
 
+def decoded(agg):
+    return agg.metrics().get(("flow_aggregator_decoded_total", None), 0)
+
+
+def bench_scale_out(flows, shards, workdir):
+    """``shards`` aggregators, one per core, fed by exporters that pick one per connection by hash."""
+    aggs = []
+    try:
+        for index in range(shards):
+            agg = Aggregator(os.path.join(workdir, "shard%d" % index), collect=("udp",), max_flows=4 * flows + 10,
+                             idle_timeout="600s", active_timeout="600s", flush_interval="0.5s")
+            agg.start()
+            subprocess.run(["taskset", "-pc", str(index), str(agg.proc.pid)], capture_output=True, check=False)
+            aggs.append(agg)
+        names = ["127.0.0.1:%d" % agg.ports["udp"] for agg in aggs]
+        streams = []
+        totals = [0] * shards  # records each aggregator is sent
+
+        def keep(rec, index):
+            if pick_collector(rec, names) != names[index]:
+                return False
+            totals[index] += 1
+            return True
+
+        for index in range(shards):
+            streams.append(interleave(encode(flows, "src", 1, keep=lambda rec, i=index: keep(rec, i)),
+                                      encode(flows, "dst", 2, keep=lambda rec, i=index: keep(rec, i))))
+        cpu_before = [cpu_seconds(agg.proc.pid) for agg in aggs]
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _side in range(2 * shards)]
+        start = time.monotonic()
+        deadline = start + 300
+        position = [0] * shards
+        while any(position[i] < len(streams[i]) for i in range(shards)) and time.monotonic() < deadline:
+            for index, stream in enumerate(streams):  # 500 messages to each in turn, each within its window
+                if position[index] >= len(stream):
+                    continue
+                per_message = float(totals[index]) / len(stream)
+                if position[index] * per_message - decoded(aggs[index]) > 100000:
+                    time.sleep(0.05)
+                    continue
+                for side, data in stream[position[index]:position[index] + 500]:
+                    socks[2 * index + (side == "dst")].sendto(data, ("127.0.0.1", aggs[index].ports["udp"]))
+                position[index] += 500
+        for sock in socks:
+            sock.close()
+        healths = [wait_stored(agg, totals[index], deadline) for index, agg in enumerate(aggs)]
+        elapsed = time.monotonic() - start
+        cpu = [cpu_seconds(agg.proc.pid) - before for agg, before in zip(aggs, cpu_before)]
+        metrics = [agg.metrics() for agg in aggs]
+        return {"records": 2 * flows, "per_shard": totals, "elapsed": elapsed, "cpu": cpu,
+                "decoded": [m.get(("flow_aggregator_decoded_total", None), 0) for m in metrics],
+                "lost": sum(m.get(("flow_aggregator_lost_total", None), 0) for m in metrics),
+                "rejected": sum(m.get(("flow_aggregator_rejected_total", None), 0) for m in metrics),
+                "correlated": sum(m.get(("flow_aggregator_correlated_total", None), 0) for m in metrics),
+                "pending": sum(h.get("pending_store", 1) for h in healths)}
+    finally:
+        for agg in aggs:
+            agg.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flows", type=int, default=50000, help="connections (2 records each)")
     parser.add_argument("--store-rows", type=int, default=1000000)
+    parser.add_argument("--shards", type=int, default=2, help="aggregators for the scale-out figure (0: skip)")
     args = parser.parse_args()
+    shards = min(args.shards, os.cpu_count() or 1)
     workdir = tempfile.mkdtemp(prefix="bench-flow-aggregator-")
     try:
         ing = bench_ingest(args.flows, workdir)
@@ -297,6 +367,18 @@ def main():
         print("3. API query latency on a %d-flow store (built in %.1f s):" % (args.store_rows, built))
         for name, (median, p95) in results.items():
             print("   %-32s median %7.1f ms   p95 %7.1f ms" % (name, median, p95))
+        if shards >= 2:
+            out = bench_scale_out(args.flows, shards, workdir)
+            whole = out["records"] == sum(out["decoded"]) and not out["lost"] and not out["rejected"]
+            print("4. past one core: %d aggregators on %d cores, connections spread by hash (%s records each)"
+                  % (shards, shards, " / ".join(str(n) for n in out["per_shard"])))
+            print("   %.0f records/s ingested+correlated+stored by all of them (wall, %.2f s), %s; correlated %d of %d "
+                  "connections" % (out["records"] / out["elapsed"], out["elapsed"], "zero loss" if whole else "LOSS",
+                                   out["correlated"], args.flows))
+            print("   per aggregator: %s records per CPU-second"
+                  % " / ".join("%.0f" % (n / c) for n, c in zip(out["decoded"], out["cpu"]) if c))
+        else:
+            print("4. past one core: skipped (one core, or --shards below 2)")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
