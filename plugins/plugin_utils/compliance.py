@@ -5,8 +5,8 @@
 
 ``expand_flows`` turns the user's input (a list of flows, or a matrix of sources x destinations x ports with
 a default expectation and exceptions) into flows. ``plan`` resolves every flow's endpoints with
-``probe_plan.plan_probe``, as ``diagnose_drop.yml`` does, and gives each probe a tag of its own, so one capture per node serves all flows
-and the evidence can be split by tag afterwards. ``report`` compares each flow's diagnosis (made by the
+``probe_plan.plan_probe``, as ``diagnose_drop.yml`` does, and gives each probe a tag of its own, so one
+capture per node serves all flows and the evidence can be split by tag afterwards. ``report`` compares each flow's diagnosis (made by the
 ``diagnose`` filter, as for a single run) with its expectation; ``junit_xml`` and ``html_table`` render it.
 """
 
