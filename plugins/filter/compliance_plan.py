@@ -23,16 +23,6 @@ options:
     type: list
     elements: dict
     required: true
-  endpoints:
-    description: The inventory's C(tracekit_endpoints).
-    type: dict
-  nodes:
-    description: Node host to C({netns, ips}) for every host of C(tracekit_nodes).
-    type: dict
-    required: true
-  services:
-    description: The inventory's C(tracekit_services).
-    type: dict
   seed:
     description: Seed of the run's tags (the run id); the same seed gives the same tags.
     type: str
@@ -40,6 +30,8 @@ options:
     description: TTL / hop limit of every probe.
     type: int
     default: 64
+extends_documentation_fragment:
+  - netdiag.tracekit.inventory
 """
 
 EXAMPLES = r"""

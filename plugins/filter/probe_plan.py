@@ -35,16 +35,8 @@ options:
   family:
     description: Resolve a dual-stack destination's IPv4 (V(4)) or IPv6 (V(6)) address; null or omitted, its own.
     type: int
-  endpoints:
-    description: The inventory's C(tracekit_endpoints).
-    type: dict
-  nodes:
-    description: Node host to C({netns, ips}) for every host of C(tracekit_nodes).
-    type: dict
-    required: true
-  services:
-    description: The inventory's C(tracekit_services).
-    type: dict
+extends_documentation_fragment:
+  - netdiag.tracekit.inventory
 """
 
 EXAMPLES = r"""

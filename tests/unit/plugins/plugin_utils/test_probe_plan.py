@@ -77,6 +77,8 @@ def test_the_filter_and_a_compliance_flow_plan_alike():
     assert (flow["src_endpoint"], flow["dst_endpoint"], flow["aliases"], flow["capture_nodes"], flow["filter_ips"]) \
         == (out["src"], out["dst"], out["aliases"], out["capture_nodes"], out["filter_ips"])
     assert out["netns_endpoints"]["lab-cache"] == "cache"
+    with pytest.raises(AnsibleFilterError, match="^probe_plan: .*missing required arguments: nodes"):
+        probe_plan("svc", src="web", protocol="tcp", endpoints=ENDPOINTS)  # required by the inventory doc fragment
     with pytest.raises(AnsibleFilterError, match="^probe_plan: .*protocol"):
         probe_plan("svc", src="web", protocol="sctp", nodes=NODES)
     with pytest.raises(AnsibleFilterError, match="^probe_plan: family must be 4 or 6, not 5"):
