@@ -128,13 +128,18 @@ def interleave(a, b):
     return out
 
 
+def decoded(agg):
+    """Records the aggregator has decoded so far (its metrics)."""
+    return agg.metrics().get(("flow_aggregator_decoded_total", None), 0)
+
+
 def wait_stored(agg, decoded_total, deadline):
     """Until the aggregator decoded ``decoded_total`` records and committed every changed flow; its health."""
     health = {}
     while time.monotonic() < deadline:
         health = agg.get("/healthz")
         if health["pending_store"] == 0:
-            if agg.metrics().get(("flow_aggregator_decoded_total", None), 0) >= decoded_total:
+            if decoded(agg) >= decoded_total:
                 return health
         time.sleep(0.05)
     return health
@@ -142,10 +147,10 @@ def wait_stored(agg, decoded_total, deadline):
 
 def wave(agg, stream, records_count):
     """Send a stream of datagrams without overrunning the aggregator; the seconds it took."""
-    decoded_before = agg.metrics().get(("flow_aggregator_decoded_total", None), 0)
+    decoded_before = decoded(agg)
     start = time.monotonic()
     blast(stream, agg.ports["udp"],
-          lambda: agg.metrics().get(("flow_aggregator_decoded_total", None), 0) - decoded_before,
+          lambda: decoded(agg) - decoded_before,
           per_message=float(records_count) / len(stream))
     return time.monotonic() - start
 
@@ -166,7 +171,7 @@ def bench_ingest(flows, workdir):
     elapsed = time.monotonic() - start
     cpu = cpu_seconds(agg.proc.pid) - cpu_before
     metrics = agg.metrics()
-    decoded = metrics.get(("flow_aggregator_decoded_total", None), 0)
+    decoded_count = metrics.get(("flow_aggregator_decoded_total", None), 0)
     lost = metrics.get(("flow_aggregator_lost_total", None), 0)
     rejected = metrics.get(("flow_aggregator_rejected_total", None), 0)
     correlated = metrics.get(("flow_aggregator_correlated_total", None), 0)
@@ -183,7 +188,7 @@ def bench_ingest(flows, workdir):
     rss_after = rss_kb(agg.proc.pid)
     active_after = health.get("active_flows", 0)
     agg.stop()
-    return {"records": total, "sent_in": sent_in, "elapsed": elapsed, "cpu": cpu, "decoded": decoded,
+    return {"records": total, "sent_in": sent_in, "elapsed": elapsed, "cpu": cpu, "decoded": decoded_count,
             "lost": lost, "rejected": rejected, "correlated": correlated, "stored": stored_rows, "rows": rows,
             "rss_per_flow": (rss_mid - rss_before) * 1024.0 / max(1, active_mid),
             "rss_marginal": (rss_after - rss_mid) * 1024.0 / max(1, active_after - active_mid),
@@ -268,10 +273,6 @@ def bench_queries(workdir, rows):
         results[name] = (statistics.median(times), times[int(len(times) * 0.95) - 1])
     agg.stop()
     return built, results
-
-
-def decoded(agg):
-    return agg.metrics().get(("flow_aggregator_decoded_total", None), 0)
 
 
 def bench_scale_out(flows, shards, workdir):
